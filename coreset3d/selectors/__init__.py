@@ -1,0 +1,3 @@
+"""Coreset selectors: one family per private module."""
+
+__all__ = []
