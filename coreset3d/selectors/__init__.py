@@ -1,3 +1,5 @@
 """Coreset selectors: one family per private module."""
 
-__all__ = []
+from ._facility_location import FacilityLocationRBF
+
+__all__ = ["FacilityLocationRBF"]
