@@ -3,5 +3,8 @@
 from ._facility_location import FacilityLocationRBF
 from ._herding import Herding
 from ._kcenter import KCenterGreedy
+from ._random import RandomSelector, StratifiedSelector
+from ._scalar import ScalarScore
 
-__all__ = ["FacilityLocationRBF", "Herding", "KCenterGreedy"]
+__all__ = ["FacilityLocationRBF", "Herding", "KCenterGreedy",
+           "RandomSelector", "StratifiedSelector", "ScalarScore"]
