@@ -52,7 +52,7 @@ def _boxes(rng, lo, hi, q):
     Faces are picked by area; overlapping boxes leave some points inside the
     union, as a scanned assembly of parts would.
     """
-    m, n_boxes, _ = lo.shape
+    m = lo.shape[0]
     size = hi - lo
     # face 2*a + s of a box lies at coordinate a = lo (s=0) or hi (s=1); its area spans the others
     face_area = np.repeat(np.prod(size, axis=2, keepdims=True) / size, 2, axis=2)
@@ -132,7 +132,7 @@ def _sphere(rng, m, q):
 
 
 def _ellipsoid(rng, m, q):
-    """A slightly flattened sphere: the short axis is 0.7-0.85 of the others, any direction."""
+    """A slightly flattened sphere: semi-axes 1, 0.85-1 and 0.7-0.85, in random directions."""
     radii = np.ones((m, 3))
     radii[:, 1] = rng.uniform(0.7, 0.85, m)
     radii[:, 2] = rng.uniform(0.85, 1.0, m)
@@ -362,7 +362,7 @@ def make_synthetic_shapes(
     torus, ellipsoid, rounded box, capsule, cup, chair, table, pyramid,
     helix); ``n_classes`` takes the first of them. Telling them apart needs
     real 3D geometry, and some pairs are confusable by design: a sphere and
-    an ellipsoid whose short axis is 0.7-0.85 of the others, a box and a
+    an ellipsoid whose shortest axis is 0.7-0.85 of its longest, a box and a
     superellipsoid of exponent 4-8 ("rounded box"), a cylinder, a capsule and
     an open cup. Every shape then gets a smooth random warp and taper,
     anisotropic scaling, a random rotation about the up (y) axis, with

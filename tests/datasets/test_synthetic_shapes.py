@@ -64,6 +64,20 @@ def test_a_class_does_not_change_with_the_other_classes_sizes():
     )
 
 
+def test_occlusion_cuts_spheres_off_centre():
+    """A sphere cut by a plane loses its symmetry: its points no longer sit at one radius."""
+
+    def radius_spread(occlusion):
+        ds = make_synthetic_shapes(
+            n_classes=2, n_points=256, split="test", n_test_per_class=60, noise=0.0,
+            occlusion=occlusion,
+        )  # fmt: skip
+        r = np.linalg.norm(ds.points[ds.labels == 0], axis=2)
+        return np.mean(r.min(axis=1) / r.max(axis=1))
+
+    assert radius_spread(1.0) < radius_spread(0.0) - 0.08
+
+
 def test_two_thousand_shapes_are_fast():
     start = time.perf_counter()
     ds = make_synthetic_shapes(n_classes=10, n_per_class_max=200, imbalance_ratio=1)
