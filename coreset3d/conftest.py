@@ -1,11 +1,13 @@
 """Doctest collection settings for the package (pytest runs with --doctest-modules)."""
 
-import importlib.util
 import sys
 
 import pytest
 
-if importlib.util.find_spec("torch") is None or importlib.util.find_spec("tqdm") is None:
+try:
+    import torch  # noqa: F401
+    import tqdm  # noqa: F401
+except ImportError:
     # The optional extra is not installed: importing coreset3d.torch raises ImportError.
     collect_ignore = ["torch"]
 

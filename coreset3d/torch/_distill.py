@@ -88,11 +88,13 @@ def _check_pair(student, teacher, name):
 def _normalised_distances(e):
     """Pairwise distances (B, B), zero diagonal, divided by their off-diagonal mean."""
     b = e.shape[0]
-    sq = (e * e).sum(dim=1)
-    d2 = (sq[:, None] + sq[None, :] - 2.0 * e @ e.T).clamp_min(1e-12)
-    off = ~torch.eye(b, dtype=torch.bool, device=e.device)
-    d = torch.where(off, d2.sqrt(), torch.zeros_like(d2))
-    return d / (d.sum() / off.sum()).clamp_min(1e-12)
+    with torch.autocast(e.device.type, enabled=False):  # fp32 under mixed precision
+        e = e.float()
+        sq = (e * e).sum(dim=1)
+        d2 = (sq[:, None] + sq[None, :] - 2.0 * e @ e.T).clamp_min(1e-12)
+        off = ~torch.eye(b, dtype=torch.bool, device=e.device)
+        d = torch.where(off, d2.sqrt(), torch.zeros_like(d2))
+        return d / (d.sum() / off.sum()).clamp_min(1e-12)
 
 
 def rkd_distance_loss(student, teacher):
@@ -140,8 +142,10 @@ def rkd_distance_loss(student, teacher):
 
 def _angles(e):
     """(B, B, B) cosines of the angle at anchor i between e_j - e_i and e_k - e_i."""
-    diff = F.normalize(e[None, :, :] - e[:, None, :], p=2, dim=2)  # [i, j] = unit(e_j - e_i)
-    return torch.bmm(diff, diff.transpose(1, 2))
+    with torch.autocast(e.device.type, enabled=False):  # fp32 under mixed precision
+        e = e.float()
+        diff = F.normalize(e[None, :, :] - e[:, None, :], p=2, dim=2)  # [i, j] = unit(e_j - e_i)
+        return torch.bmm(diff, diff.transpose(1, 2))
 
 
 def rkd_angle_loss(student, teacher):

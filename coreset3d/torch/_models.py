@@ -136,7 +136,8 @@ def knn_indices(features, k):
     -------
     idx : LongTensor of shape (B, N, k)
     """
-    with torch.no_grad():
+    # fp32 even under autocast: low-precision distances reorder near neighbours.
+    with torch.no_grad(), torch.autocast(features.device.type, enabled=False):
         f = features.float()
         sq = (f * f).sum(dim=1)  # (B, N)
         # -||fi - fj||^2 = 2 <fi, fj> - |fi|^2 - |fj|^2, one batched matmul, no (B,N,N,C).

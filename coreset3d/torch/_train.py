@@ -139,10 +139,12 @@ def _check_sampler(sampler, source):
                 "sampler='balanced' needs the labels up front; pass labels= with the Dataset."
             )
         return sampler, len(source)
-    if not isinstance(sampler, Sampler) and not hasattr(sampler, "__iter__"):
+    if not isinstance(sampler, Sampler) and not (
+        hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")
+    ):
         raise TypeError(
-            f"sampler must be None, 'balanced' or a torch.utils.data.Sampler, got "
-            f"{type(sampler).__name__}."
+            f"sampler must be None, 'balanced' or a torch.utils.data.Sampler (a sized iterable "
+            f"of indices), got {type(sampler).__name__}."
         )
     return sampler, len(sampler)
 
@@ -374,9 +376,10 @@ def train_loop(
                         "lr": torch.tensor(lrs, dtype=torch.float64),
                         "margins": margins,
                     })
-                history = _history(losses, lrs, margins, resumed_from, extra_modules)
-                for callback in callbacks:
-                    callback(epoch + 1, history)
+                if callbacks:
+                    history = _history(losses, lrs, margins, resumed_from, extra_modules)
+                    for callback in callbacks:
+                        callback(epoch + 1, history)
     return _history(losses, lrs, margins, resumed_from, extra_modules)
 
 

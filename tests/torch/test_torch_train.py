@@ -49,6 +49,23 @@ def test_same_seed_same_weights_and_caller_rng_untouched():
     assert not _same_state(_state(a), _state(c))
 
 
+class _Spy(nn.Module):
+    """A tiny PointNet that keeps every training batch it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _net()
+        self.head = self.net.head
+        self.batches = []
+
+    def forward_features(self, x):
+        return self.net.forward_features(x)
+
+    def forward(self, x):
+        self.batches.append(x.clone())
+        return self.net(x)
+
+
 class _Stop(Exception):
     pass
 
@@ -160,28 +177,39 @@ def test_dataset_input_trains_like_arrays():
 def test_dynamics_record_and_balanced_sampler():
     pts, y = _data(n=30)
     y = np.where(np.arange(30) < 24, 0, np.where(np.arange(30) < 28, 1, 2))
-    drawn = []
-
-    class Spy(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = _net()
-            self.head = self.net.head
-
-        def forward_features(self, x):
-            return self.net.forward_features(x)
-
-        def forward(self, x):
-            drawn.append(x.shape[0])
-            return self.net(x)
-
-    hist = fit_classifier(Spy(), pts, y, epochs=2, sampler="balanced", record_dynamics=True,
-                          **FAST)
+    spy = _Spy()
+    hist = fit_classifier(spy, pts, y, epochs=2, sampler="balanced", record_dynamics=True,
+                          **{**FAST, "augment": None})
     assert hist.margins.shape == (2, 30)
     assert np.isnan(hist.margins).any()  # draws with replacement miss some samples
     assert (hist.correct == (hist.margins > 0)).all()
     assert hist.seen.sum() > 0 and not hist.correct[~hist.seen].any()
-    assert sum(drawn) >= 2 * 29  # ~n draws per epoch (a lone last sample is skipped)
+    # n draws per epoch, less a lone last sample; classes drawn about equally often
+    drawn = torch.cat(spy.batches)
+    assert drawn.shape[0] >= 2 * 29
+    raw = torch.from_numpy(pts)
+    rows = [int((raw == row).all(dim=(1, 2)).nonzero()[0, 0]) for row in drawn]
+    counts = np.bincount(y[rows], minlength=3)
+    assert counts.min() >= 10 and counts[0] <= 32  # shuffling would draw class 0 ~48 times
+
+
+def test_user_sampler_sets_the_draws():
+    pts, y = _data()
+    spy = _Spy()
+    sampler = torch.utils.data.SubsetRandomSampler([3, 5, 7, 9])
+    fit_classifier(spy, pts, y, epochs=1, sampler=sampler, augment=None, **FAST)
+    drawn = torch.cat(spy.batches)
+    assert drawn.shape[0] == 4
+    expected = torch.from_numpy(pts[[3, 5, 7, 9]])
+    assert all((expected == row).all(dim=(1, 2)).any() for row in drawn)
+
+
+def test_mixed_precision_on_cpu_trains():
+    pts, y = _data()
+    net = _net()
+    hist = fit_classifier(net, pts, y, epochs=2, mixed_precision=True, **FAST)
+    assert np.all(np.isfinite(hist.loss))
+    assert all(p.dtype == torch.float32 for p in net.parameters())
 
 
 def test_toy_vectors_and_no_augmentation():
@@ -213,6 +241,10 @@ def test_errors():
         fit_classifier(net, pts, y, epochs=0, **FAST)
     with pytest.raises(ValueError, match="sampler must be None"):
         fit_classifier(net, pts, y, epochs=1, sampler="uniform", **FAST)
+    with pytest.raises(TypeError, match="a sized iterable of indices"):
+        fit_classifier(net, pts, y, epochs=1, sampler=iter(range(24)), **FAST)
+    with pytest.raises(ValueError, match="sampler yielded indices outside 0..23"):
+        fit_classifier(net, pts, y, epochs=1, sampler=[0, 30], **FAST)
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         fit_classifier(net, pts, y, epochs=1, label_smoothing=1.0, **FAST)
     with pytest.raises(ValueError, match="contains NaN or infinite"):
