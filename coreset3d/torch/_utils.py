@@ -161,7 +161,8 @@ def as_source(points, labels=None, *, need_labels=True, n_classes=None, name="po
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(
                 f"{name} must be a numeric array of shape (n_samples, ...) or a torch Dataset, "
-                f"got dtype {arr.dtype}."
+                f"got {type(points).__name__} (dtype {arr.dtype}); for a dataset object pass its "
+                "point array and labels (e.g. ds.points, ds.labels)."
             )
         points_t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
     if points_t.ndim < 2 or points_t.shape[0] == 0:
