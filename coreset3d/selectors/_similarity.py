@@ -12,7 +12,10 @@ import re
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from .._kernels._rbf import fl_gains, rbf_from_dot
+from .._kernels._rbf import fl_gains, mirror_lower, rbf_exponent, rbf_exponent_serial
+
+#: Blocks smaller than this many entries run the serial kernels.
+PARALLEL_MIN = 2**21
 
 __all__ = ["RBFRows", "median_sigma", "parse_memory", "rbf_similarity"]
 
@@ -21,7 +24,7 @@ _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 
 
 def parse_memory(max_memory):
-    """Bytes from an int, a size string ("512MiB", "4GB") or "auto" (20 % of RAM)."""
+    """Bytes from an int, a size string ("512MiB", "4GB") or "auto" (30 % of RAM)."""
     if isinstance(max_memory, str):
         text = max_memory.strip().lower()
         if text == "auto":
@@ -29,7 +32,7 @@ def parse_memory(max_memory):
                 total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
             except (ValueError, OSError, AttributeError):
                 total = 8 * 2**30
-            return int(0.2 * total)
+            return int(0.3 * total)
         match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([kmgt]i?b|b)?", text)
         if match is None:
             raise ValueError(
@@ -85,8 +88,8 @@ def rbf_similarity(X, rows=None, *, sigma):
     rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
     sq = _sq_norms(X)
     block = X[rows] @ X.T
-    rbf_from_dot(block, sq[rows], sq, X.dtype.type(1.0 / (2.0 * sigma**2)))
-    return block
+    rbf_exponent(block, sq[rows], sq, X.dtype.type(1.0 / (2.0 * sigma**2)))
+    return np.exp(block, out=block)
 
 
 class RBFRows:
@@ -110,7 +113,9 @@ class RBFRows:
         work = 2 * self.block_rows * row_bytes
         self.capacity = int(min(self.n, max(0, (max_memory - work) // row_bytes)))
         self.cache = np.empty((self.capacity, self.n), dtype=self.dtype)
-        self.slot = np.full(self.n, -1, dtype=np.intp)
+        self.slot = np.full(self.n, -1, dtype=np.intp)  # row -> cache slot
+        self.owner = np.full(self.capacity, -1, dtype=np.intp)  # cache slot -> row
+        self.bound = np.full(self.n, -np.inf)  # last known gain of each row
         self.n_computed = 0
 
     @property
@@ -121,24 +126,38 @@ class RBFRows:
         """Similarity rows computed from X (never the cache)."""
         rows = np.asarray(rows, dtype=np.intp)
         block = self.X[rows] @ self.X.T  # X[rows] is a copy: distinct operands
-        rbf_from_dot(block, self.sq[rows], self.sq, self.gamma)
+        kernel = rbf_exponent if block.size >= PARALLEL_MIN else rbf_exponent_serial
+        kernel(block, self.sq[rows], self.sq, self.gamma)
         self.n_computed += rows.shape[0]
-        return block
+        return np.exp(block, out=block)
+
+    def build_full(self):
+        """Compute the whole kernel into the cache, one lower-triangle block at a time."""
+        K = self.cache
+        for start in range(0, self.n, self.block_rows):
+            stop = min(start + self.block_rows, self.n)
+            part = K[start:stop, :stop]
+            part[...] = self.X[start:stop].copy() @ self.X[:stop].T  # distinct operands
+            rbf_exponent(part, self.sq[start:stop], self.sq[:stop], self.gamma)
+            np.exp(part, out=part)
+            mirror_lower(K, start, stop)
+        self.slot = np.arange(self.n)
+        self.n_computed += self.n
 
     def get(self, rows):
-        """Similarity rows for ``rows``: from the cache where held, else computed."""
+        """Similarity rows for ``rows`` and a mask of those that were computed anew."""
         rows = np.asarray(rows, dtype=np.intp)
         slots = self.slot[rows]
-        if np.all(slots >= 0):
-            return self.cache[slots]
-        out = np.empty((rows.shape[0], self.n), dtype=self.dtype)
         hit = slots >= 0
+        if hit.all():
+            return self.cache[slots], ~hit
+        out = np.empty((rows.shape[0], self.n), dtype=self.dtype)
         out[hit] = self.cache[slots[hit]]
         miss = np.flatnonzero(~hit)
         for start in range(0, miss.shape[0], self.block_rows):
             part = miss[start : start + self.block_rows]
             out[part] = self.compute(rows[part])
-        return out
+        return out, ~hit
 
     def row(self, j):
         """One similarity row, a view into the cache where held."""
@@ -147,43 +166,55 @@ class RBFRows:
             return self.cache[s]
         return self.compute(np.array([j]))[0]
 
+    def offer(self, rows, block, bounds):
+        """Cache computed rows whose gain bound beats the weakest cached rows.
+
+        ``bounds`` are the candidates' current gains (upper bounds on every
+        later gain): the greedy re-scores high-bound candidates again and
+        again, so those rows are the ones worth keeping.
+        """
+        if self.capacity == 0 or rows.shape[0] == 0:
+            return
+        self.bound[rows] = bounds
+        owners = self.owner
+        free = np.flatnonzero(owners < 0)
+        order = np.argsort(-bounds, kind="stable")
+        n_free = min(free.shape[0], order.shape[0])
+        self._place(rows[order[:n_free]], block[order[:n_free]], free[:n_free])
+        rest = order[n_free:][: self.capacity]
+        if rest.shape[0] == 0:
+            return
+        # the strongest newcomers against the weakest residents, pair by pair
+        weakest = np.argsort(self.bound[owners], kind="stable")[: rest.shape[0]]
+        better = bounds[rest] > self.bound[owners[weakest]]
+        if better.any():
+            slots = weakest[better]
+            self.slot[owners[slots]] = -1
+            self._place(rows[rest[better]], block[rest[better]], slots)
+
+    def release(self, j):
+        """Free the slot of a row the greedy will not ask for again."""
+        s = self.slot[j]
+        self.bound[j] = -np.inf
+        if s >= 0 and not self.full:
+            self.slot[j] = -1
+            self.owner[s] = -1
+
+    def _place(self, rows, block, slots):
+        self.cache[slots] = block
+        self.slot[rows] = slots
+        self.owner[slots] = rows
+
     def initial_gains(self, best, candidates):
         """Gains of every candidate against ``best``; fills the cache as it goes."""
+        if self.full:
+            all_gains = np.empty(self.n, dtype=np.float64)
+            fl_gains(self.cache, best, all_gains)
+            return all_gains[candidates]
         gains = np.empty(candidates.shape[0], dtype=np.float64)
-        cached_gain = np.empty(0)
-        cached_rows = np.empty(0, dtype=np.intp)
         for start in range(0, candidates.shape[0], self.block_rows):
             rows = candidates[start : start + self.block_rows]
             block = self.compute(rows)
             fl_gains(block, best, gains[start : start + rows.shape[0]])
-            if self.capacity == 0:
-                continue
-            cached_gain, cached_rows = self._keep_best(
-                block, rows, gains[start : start + rows.shape[0]], cached_gain, cached_rows
-            )
+            self.offer(rows, block, gains[start : start + rows.shape[0]])
         return gains
-
-    def _keep_best(self, block, rows, gains, cached_gain, cached_rows):
-        """Streaming top-capacity: keep the highest-gain rows seen so far."""
-        n_cached = cached_rows.shape[0]
-        free = self.capacity - n_cached
-        if free >= rows.shape[0]:
-            slots = np.arange(n_cached, n_cached + rows.shape[0])
-            self.cache[slots] = block
-            self.slot[rows] = slots
-            return np.concatenate([cached_gain, gains]), np.concatenate([cached_rows, rows])
-        all_gain = np.concatenate([cached_gain, gains])
-        all_rows = np.concatenate([cached_rows, rows])
-        # ties -> lower row index, so the cache content does not depend on blocking order
-        keep = np.lexsort((all_rows, -all_gain))[: self.capacity]
-        keep_mask = np.zeros(all_rows.shape[0], dtype=bool)
-        keep_mask[keep] = True
-        evicted = all_rows[:n_cached][~keep_mask[:n_cached]]
-        freed = list(self.slot[evicted])
-        self.slot[evicted] = -1
-        empty = list(range(n_cached, self.capacity))
-        for b in np.flatnonzero(keep_mask[n_cached:]):
-            s = empty.pop() if empty else freed.pop()
-            self.cache[s] = block[b]
-            self.slot[rows[b]] = s
-        return all_gain[keep_mask], all_rows[keep_mask]
