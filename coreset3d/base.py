@@ -17,7 +17,11 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-__all__ = ["BaseSelector", "resolve_budget", "prior_weights"]
+__all__ = ["BaseSelector", "EmptyClassWarning", "resolve_budget", "prior_weights"]
+
+
+class EmptyClassWarning(UserWarning):
+    """A class the target prior asks for has no selected sample."""
 
 
 def resolve_budget(budget, n_samples):
@@ -49,7 +53,9 @@ def resolve_budget(budget, n_samples):
         return min(n_samples, max(1, int(np.floor(budget * n_samples + 0.5))))
     n_select = int(budget)
     if n_select < 1:
-        raise ValueError(f"budget={budget!r} selects no sample; pass an int >= 1 or a fraction in (0, 1].")
+        raise ValueError(
+            f"budget={budget!r} selects no sample; pass an int >= 1 or a fraction in (0, 1]."
+        )
     if n_select > n_samples:
         raise ValueError(
             f"budget={budget!r} selects {n_select} samples but X has only {n_samples} rows; "
@@ -152,6 +158,8 @@ class BaseSelector(TransformerMixin, BaseEstimator):
 
     #: Whether ``fit`` needs class labels.
     _requires_labels = False
+    #: Per-sample inputs ``fit`` takes besides X, y and initial_indices.
+    _fit_params = ()
 
     def __init__(self, budget=0.1, *, target_prior="empirical", random_state=None):
         self.budget = budget
@@ -181,6 +189,13 @@ class BaseSelector(TransformerMixin, BaseEstimator):
             The fitted selector.
         """
         self._validate_params()
+        unexpected = sorted(set(fit_params) - set(self._accepted_fit_params()))
+        if unexpected:
+            accepted = ", ".join(["X", "y", "initial_indices", *self._accepted_fit_params()])
+            raise TypeError(
+                f"{type(self).__name__}.fit got unexpected arguments {unexpected}; "
+                f"it takes {accepted}."
+            )
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
         n_samples = X.shape[0]
         y_enc = self._encode_labels(y, n_samples)
@@ -206,11 +221,15 @@ class BaseSelector(TransformerMixin, BaseEstimator):
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
         raise NotImplementedError
 
+    def _accepted_fit_params(self):
+        return self._fit_params
+
     def _encode_labels(self, y, n_samples):
         if y is None:
             if self._requires_labels:
                 raise ValueError(
-                    f"{type(self).__name__} needs class labels: pass y, one label per row of X."
+                    f"{type(self).__name__} requires y to be passed, but the target y is None; "
+                    "pass class labels y, one per row of X."
                 )
             self.classes_ = None
             self._class_counts = None
@@ -218,13 +237,14 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n_samples:
             raise ValueError(
-                f"y has {y.shape[0]} labels but X has {n_samples} rows; pass one label per row of X."
+                f"y has {y.shape[0]} labels but X has {n_samples} rows; "
+                "pass one label per row of X."
             )
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass"):
             raise ValueError(
-                f"y must hold class labels (ints or strings); got targets of type {kind!r}. "
-                "Pass one class label per row, e.g. y.astype(int) for whole-number floats."
+                f"Unknown label type: y holds {kind!r} targets, not class labels. Pass one "
+                "class label (int or string) per row, e.g. y.astype(int) for whole-number floats."
             )
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         self._class_counts = np.bincount(y_enc)
@@ -245,7 +265,8 @@ class BaseSelector(TransformerMixin, BaseEstimator):
             return
         y_sel = y_enc[self.sample_indices_]
         kept = np.bincount(y_sel, minlength=self.classes_.shape[0])
-        self.sampling_strategy_ = {c: int(n) for c, n in zip(self.classes_.tolist(), kept)}
+        classes = self.classes_.tolist()
+        self.sampling_strategy_ = {c: int(n) for c, n in zip(classes, kept, strict=True)}
         prior = self._target_prior_vector()
         missing = (prior > 0) & (kept == 0)
         if missing.any():
@@ -253,7 +274,7 @@ class BaseSelector(TransformerMixin, BaseEstimator):
                 f"{int(missing.sum())} classes with a positive target prior have no selected "
                 f"sample (e.g. {self.classes_[missing][:5].tolist()}); weights_ steer toward "
                 "the prior renormalised over the selected classes.",
-                UserWarning,
+                EmptyClassWarning,
                 stacklevel=3,
             )
         self.weights_ = prior_weights(y_sel, prior)

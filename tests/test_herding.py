@@ -4,30 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from coreset3d import Herding
 
 LINE = np.array([[0.0], [1.0], [2.0], [3.0], [10.0]])  # mean 3.2
-
-# transform() returns the selected rows, so it cannot keep the row count or
-# accept rows other than the fitted ones; the base class words the y error.
-EXPECTED_FAILED_CHECKS = {
-    "check_transformer_general": "transform returns n_selected_ rows, not n_samples",
-    "check_transformer_data_not_an_array": "transform returns n_selected_ rows",
-    "check_methods_sample_order_invariance": "transform takes only the fitted X",
-    "check_methods_subset_invariance": "transform takes only the fitted X",
-    "check_fit_idempotent": "transform takes only the fitted X, not a test split",
-    "check_dtype_object": "BaseSelector's y error does not say 'Unknown label type'",
-}
-
-
-@parametrize_with_checks(
-    [Herding(budget=0.5)], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
 
 def herding_brute_force(X, n_select, initial=()):
     """The argmin rule written out: every candidate's ||mu - (s + x_j) / (t + 1)||^2."""

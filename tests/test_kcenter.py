@@ -8,31 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from coreset3d import KCenterGreedy
 
 LINE = np.array([[0.0], [1.0], [2.0], [6.0], [10.0]])
-
-# transform() returns the selected rows, so it cannot keep the row count or
-# accept rows other than the fitted ones; the base class words the y error.
-EXPECTED_FAILED_CHECKS = {
-    "check_transformer_general": "transform returns n_selected_ rows, not n_samples",
-    "check_transformer_data_not_an_array": "transform returns n_selected_ rows",
-    "check_methods_sample_order_invariance": "transform takes only the fitted X",
-    "check_methods_subset_invariance": "transform takes only the fitted X",
-    "check_fit_idempotent": "transform takes only the fitted X, not a test split",
-    "check_dtype_object": "BaseSelector's y error does not say 'Unknown label type'",
-}
-
-
-@parametrize_with_checks(
-    [KCenterGreedy(budget=0.5, random_state=0)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
 
 def covering_radius(X, centers):
     return cdist(X, X[centers]).min(axis=1).max()

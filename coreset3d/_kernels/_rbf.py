@@ -11,6 +11,7 @@ import heapq
 import numpy as np
 from numba import njit, prange
 
+
 def _rbf_exponent(block, sq_rows, sq_cols, gamma):
     """Turn dot products into RBF exponents, in place (``exp`` is applied after).
 

@@ -5,6 +5,14 @@ from ._herding import Herding
 from ._kcenter import KCenterGreedy
 from ._random import RandomSelector, StratifiedSelector
 from ._scalar import ScalarScore
+from ._seeded import SeededGlobalSelector
 
-__all__ = ["FacilityLocationRBF", "Herding", "KCenterGreedy",
-           "RandomSelector", "StratifiedSelector", "ScalarScore"]
+__all__ = [
+    "FacilityLocationRBF",
+    "Herding",
+    "KCenterGreedy",
+    "RandomSelector",
+    "ScalarScore",
+    "SeededGlobalSelector",
+    "StratifiedSelector",
+]

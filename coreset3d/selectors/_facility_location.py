@@ -122,7 +122,6 @@ class FacilityLocationRBF(BaseSelector):
         self.max_memory = max_memory
 
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
-        _no_fit_params(self, fit_params)
         if isinstance(self.sigma, Real) and not math.isfinite(self.sigma):
             raise ValueError(f"sigma={self.sigma!r} must be a finite float > 0 or 'median'.")
         max_memory = parse_memory(self.max_memory)
@@ -149,22 +148,15 @@ class FacilityLocationRBF(BaseSelector):
         return np.array(order, dtype=np.intp), np.array(gains)
 
 
-def _no_fit_params(selector, fit_params):
-    if fit_params:
-        raise TypeError(
-            f"{type(selector).__name__}.fit got unexpected arguments {sorted(fit_params)}; "
-            "it takes X, y and initial_indices."
-        )
-
-
 def _lazy_greedy(kernel, best, candidates, n_new, **_):
     """Lazy greedy with stale upper bounds in a heap of (-gain, row, step)."""
     first = kernel.initial_gains(best, candidates)
     if kernel.full:
         order, gains = np.empty(n_new, dtype=np.int64), np.empty(n_new)
-        lazy_greedy_dense(kernel.cache, best, candidates.astype(np.int64), first, n_new, order, gains)
+        candidates = candidates.astype(np.int64)
+        lazy_greedy_dense(kernel.cache, best, candidates, first, n_new, order, gains)
         return order.tolist(), gains.tolist()
-    heap = [(-g, int(j), 0) for g, j in zip(first.tolist(), candidates.tolist())]
+    heap = [(-g, int(j), 0) for g, j in zip(first.tolist(), candidates.tolist(), strict=True)]
     heapq.heapify(heap)
     with threadpool_limits(limits=1, user_api="blas"):
         return _lazy_loop(kernel, best, heap, n_new)
@@ -191,7 +183,7 @@ def _lazy_loop(kernel, best, heap, n_new, batch=16):
             fl_gains_serial(block, best, fresh)
             kernel.bound[rows] = fresh
             kernel.offer(rows[computed], block[computed], fresh[computed])
-            for j, g in zip(stale, fresh.tolist()):
+            for j, g in zip(stale, fresh.tolist(), strict=True):
                 heapq.heappush(heap, (-g, j, step))
         neg_gain, j, _ = heapq.heappop(heap)
         fl_update(kernel.row(j), best)
@@ -225,7 +217,8 @@ def _naive_greedy(kernel, best, candidates, n_new, **_):
 
 def _stochastic_greedy(kernel, best, candidates, n_new, *, random_state, epsilon):
     """Stochastic greedy: the best of a random sample of candidates per step."""
-    n_sample = min(candidates.shape[0], math.ceil(candidates.shape[0] / n_new * math.log(1 / epsilon)))
+    n_sample = math.ceil(candidates.shape[0] / n_new * math.log(1 / epsilon))
+    n_sample = min(candidates.shape[0], n_sample)
     remaining = candidates.copy()
     out = np.empty(n_sample, dtype=np.float64)
     order, gains = [], []

@@ -77,11 +77,6 @@ class Herding(BaseSelector):
         super().__init__(budget, target_prior=target_prior, random_state=random_state)
 
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
-        if fit_params:
-            raise TypeError(
-                f"Herding.fit got unexpected arguments {sorted(fit_params)}; "
-                "it takes X, y and initial_indices."
-            )
         X = np.ascontiguousarray(X)
         n_samples = X.shape[0]
         mu = X.mean(axis=0, dtype=np.float64)

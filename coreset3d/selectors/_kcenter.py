@@ -118,11 +118,6 @@ class KCenterGreedy(BaseSelector):
         self.block_size = block_size
 
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
-        if fit_params:
-            raise TypeError(
-                f"KCenterGreedy.fit got unexpected arguments {sorted(fit_params)}; "
-                "it takes X, y and initial_indices."
-            )
         n_samples = X.shape[0]
         if self.metric == "cosine":
             X = _unit_rows(X)

@@ -5,7 +5,6 @@ from sklearn.utils._param_validation import StrOptions
 
 from ..allocation import _class_quotas
 from ..base import BaseSelector
-from ._facility_location import _no_fit_params
 
 __all__ = ["RandomSelector", "StratifiedSelector"]
 
@@ -54,7 +53,6 @@ class RandomSelector(BaseSelector):
         super().__init__(budget, target_prior=target_prior, random_state=random_state)
 
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
-        _no_fit_params(self, fit_params)
         others = np.flatnonzero(~_taken_mask(X.shape[0], initial))
         drawn = random_state.choice(others, n_select - initial.shape[0], replace=False)
         return np.concatenate([initial, drawn]), None
@@ -129,7 +127,6 @@ class StratifiedSelector(BaseSelector):
         self.strategy = strategy
 
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
-        _no_fit_params(self, fit_params)
         taken = _taken_mask(X.shape[0], initial)
         groups, needs = _class_groups(y, taken, initial, n_select, self.strategy)
         drawn = [

@@ -4,7 +4,6 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ..base import BaseSelector
-from ._facility_location import _no_fit_params
 from ._random import _class_groups, _taken_mask
 
 __all__ = ["ScalarScore"]
@@ -103,6 +102,8 @@ class ScalarScore(BaseSelector):
         self.mode = mode
         self.class_policy = class_policy
 
+    _fit_params = ("scores",)
+
     def fit(self, X, y=None, *, scores=None, initial_indices=None):
         """Select the rows of ``X`` by their ``scores``.
 
@@ -127,7 +128,6 @@ class ScalarScore(BaseSelector):
         return super().fit(X, y, initial_indices=initial_indices, scores=scores)
 
     def _select(self, X, y, n_select, initial, random_state, scores=None, **fit_params):
-        _no_fit_params(self, fit_params)
         scores = _check_scores(scores, X.shape[0])
         taken = _taken_mask(X.shape[0], initial)
         if self.class_policy == "global":
