@@ -1,0 +1,314 @@
+"""The RBF / facility-location numba kernels against their pure-numpy twins."""
+
+import numpy as np
+import pytest
+
+from coreset3d._kernels._rbf import (
+    fl_gain,
+    fl_gains,
+    fl_gains_serial,
+    fl_update,
+    lazy_greedy_dense,
+    mirror_lower,
+    rbf_exponent,
+    rbf_exponent_serial,
+)
+
+DTYPES = [np.float32, np.float64]
+# 1 and 7: tail only; 8, 16: no tail; 9, 15, 17, 33: full lanes and a tail
+LENGTHS = [1, 7, 8, 9, 15, 16, 17, 33]
+
+
+# ------------------------------------------------------------- numpy twins
+def rbf_exponent_numpy(block, sq_rows, sq_cols, gamma):
+    """Twin of ``rbf_exponent``: norms added in X's dtype, the rest in float64, one rounding."""
+    norms = (sq_rows[:, None] + sq_cols[None, :]).astype(np.float64)
+    d2 = norms - 2.0 * block.astype(np.float64)
+    return (-np.float64(gamma) * np.maximum(d2, 0.0)).astype(block.dtype)
+
+
+def mirror_lower_numpy(K, start, stop):
+    """Twin of ``mirror_lower``."""
+    out = K.copy()
+    out[:start, start:stop] = K[start:stop, :start].T
+    return out
+
+
+def fl_gain_numpy(row, best):
+    """Twin of ``fl_gain``: the same eight float64 lanes, combined pairwise, then the tail."""
+    d = np.maximum(row.astype(np.float64) - best.astype(np.float64), 0.0)
+    n_main = d.shape[0] - d.shape[0] % 8
+    lanes = np.zeros(8)
+    for start in range(0, n_main, 8):
+        lanes += d[start : start + 8]  # lane k adds terms k, k+8, k+16, ... in order
+    tail = 0.0
+    for value in d[n_main:].tolist():
+        tail += value
+    a = lanes.tolist()
+    return (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) + tail
+
+
+def greedy_numpy(K, best, candidates, n_new):
+    """Brute-force facility-location greedy: every gain at every step, ties to the lower row."""
+    best = best.copy()
+    remaining = list(np.sort(candidates))
+    order, gains = [], []
+    for _ in range(n_new):
+        step_gains = [fl_gain_numpy(K[j], best) for j in remaining]
+        k = int(np.argmax(step_gains))  # first maximum: the lowest row among ties
+        j = remaining.pop(k)
+        order.append(j)
+        gains.append(step_gains[k])
+        best = np.maximum(best, K[j])
+    return np.array(order), np.array(gains), best
+
+
+def random_kernel(rng, n, dtype):
+    """A symmetric RBF kernel of random points (values in (0, 1], ones on the diagonal)."""
+    X = rng.randn(n, 3)
+    d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+    return np.exp(-d2 / 4.0).astype(dtype)
+
+
+def run_lazy(K, best, candidates, n_new):
+    best = best.copy()
+    candidates = np.asarray(candidates, dtype=np.int64)
+    first = np.empty(candidates.shape[0])
+    fl_gains(np.ascontiguousarray(K[candidates]), best, first)
+    order = np.empty(n_new, dtype=np.int64)
+    gains = np.empty(n_new)
+    n_evals = lazy_greedy_dense(K, best, candidates, first, n_new, order, gains)
+    return order, gains, best, n_evals
+
+
+# ------------------------------------------------------------- rbf_exponent
+@pytest.mark.parametrize("kernel", [rbf_exponent, rbf_exponent_serial])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (5, 13), (13, 5), (17, 17)])
+def test_rbf_exponent_matches_numpy(kernel, dtype, shape):
+    rng = np.random.RandomState(0)
+    A = rng.randn(shape[0], 6).astype(dtype)
+    B = rng.randn(shape[1], 6).astype(dtype)
+    sq_rows = (A.astype(np.float64) ** 2).sum(axis=1).astype(dtype)
+    sq_cols = (B.astype(np.float64) ** 2).sum(axis=1).astype(dtype)
+    block = A @ B.T
+    gamma = dtype(0.37)
+    expected = rbf_exponent_numpy(block, sq_rows, sq_cols, gamma)
+    kernel(block, sq_rows, sq_cols, gamma)
+    assert block.dtype == dtype
+    np.testing.assert_array_equal(block, expected)
+    assert np.all(block <= 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rbf_exponent_clamps_negative_squared_distances(dtype):
+    # Identical rows whose dot product exceeds the norms: the squared distance is clamped to 0.
+    block = np.array([[2.5, 1.0], [1.0, 2.5]], dtype=dtype)
+    sq = np.array([1.0, 1.0], dtype=dtype)  # 1 + 1 - 2 * 2.5 < 0 on the diagonal
+    rbf_exponent_serial(block, sq, sq, dtype(2.0))
+    assert block[0, 0] == 0.0 and block[1, 1] == 0.0
+    assert block[0, 1] == block[1, 0] == 0.0  # 1 + 1 - 2 = 0 exactly
+    block = np.array([[0.25]], dtype=dtype)
+    rbf_exponent(block, np.array([1.0], dtype=dtype), np.array([2.0], dtype=dtype), dtype(2.0))
+    assert block[0, 0] == -2.0 * 2.5
+
+
+@pytest.mark.parametrize("kernel", [rbf_exponent, rbf_exponent_serial])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rbf_exponent_on_a_strided_block_view(kernel, dtype):
+    # The cache fills K[start:stop, :stop]: a view whose rows are longer than the block.
+    rng = np.random.RandomState(1)
+    X = rng.randn(20, 4).astype(dtype)
+    sq = (X.astype(np.float64) ** 2).sum(axis=1).astype(dtype)
+    big = np.full((20, 20), 7.0, dtype=dtype)
+    view = big[5:12, 3:14]
+    assert not view.flags.c_contiguous and not view.flags.f_contiguous
+    view[...] = X[5:12] @ X[3:14].T
+    expected = rbf_exponent_numpy(view.copy(), sq[5:12], sq[3:14], dtype(0.5))
+    kernel(view, sq[5:12], sq[3:14], dtype(0.5))
+    np.testing.assert_array_equal(big[5:12, 3:14], expected)
+    outside = np.ones((20, 20), dtype=bool)
+    outside[5:12, 3:14] = False
+    assert np.all(big[outside] == 7.0)  # nothing written outside the view
+
+
+# ------------------------------------------------------------- mirror_lower
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, start, stop", [(5, 0, 5), (5, 2, 5), (9, 3, 7), (150, 70, 150),
+                                            (150, 129, 140)])
+def test_mirror_lower_matches_numpy(dtype, n, start, stop):
+    # 150 rows: more than one 64-column tile, and a last tile that is cut short.
+    K = np.random.RandomState(2).rand(n, n).astype(dtype)
+    expected = mirror_lower_numpy(K, start, stop)
+    mirror_lower(K, start, stop)
+    np.testing.assert_array_equal(K, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mirror_lower_on_a_strided_view(dtype):
+    big = np.random.RandomState(3).rand(90, 100).astype(dtype)
+    original = big.copy()
+    K = big[3:83, 7:87]  # 80 x 80, rows 100 long: not contiguous
+    assert not K.flags.c_contiguous
+    expected = mirror_lower_numpy(K, 66, 80)
+    mirror_lower(K, 66, 80)
+    np.testing.assert_array_equal(big[3:83, 7:87], expected)
+    outside = np.ones(big.shape, dtype=bool)
+    outside[3:83, 7:87] = False
+    np.testing.assert_array_equal(big[outside], original[outside])
+
+
+# ------------------------------------------------------------------ fl_gain
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_fl_gain_matches_numpy_bit_for_bit(dtype, n):
+    rng = np.random.RandomState(n)
+    row = rng.rand(n).astype(dtype)
+    best = rng.rand(n).astype(dtype)
+    best[::3] = 0.0  # some terms positive for sure
+    expected = fl_gain_numpy(row, best)
+    got = fl_gain(row, best)
+    assert got == expected
+    # and the twin is the plain sum, up to the order of summation
+    plain = np.maximum(row.astype(np.float64) - best.astype(np.float64), 0.0).sum()
+    np.testing.assert_allclose(got, plain, rtol=1e-14)
+    assert got > 0
+
+
+def test_fl_gain_order_of_summation_is_the_eight_lanes():
+    # 1 + 2**-53 rounds to 1, but 2**-53 + 2**-53 in one lane is exact: the lane layout shows.
+    tiny = 2.0**-53
+    row = np.array([1.0, tiny, 0, 0, 0, 0, 0, 0, 0, tiny, 0, 0, 0, 0, 0, 0])
+    best = np.zeros(16)
+    # lane 1 holds tiny + tiny = 2**-52, and 1 + 2**-52 is a float64 number
+    assert fl_gain(row, best) == 1.0 + 2.0**-52 == fl_gain_numpy(row, best)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fl_gain_is_zero_when_best_dominates(dtype):
+    row = np.linspace(0, 1, 11).astype(dtype)
+    assert fl_gain(row, row.copy()) == 0.0
+    assert fl_gain(row, np.ones(11, dtype=dtype)) == 0.0
+
+
+# ----------------------------------------------------------------- fl_gains
+@pytest.mark.parametrize("kernel", [fl_gains, fl_gains_serial])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 9, 17, 33])
+def test_fl_gains_equal_fl_gain_row_by_row(kernel, dtype, n):
+    rng = np.random.RandomState(10 + n)
+    rows = rng.rand(7, n).astype(dtype)
+    best = (0.5 * rng.rand(n)).astype(dtype)
+    out = np.full(7, -1.0)
+    kernel(rows, best, out)
+    assert out.tolist() == [fl_gain(r, best) for r in rows]
+    assert out.tolist() == [fl_gain_numpy(r, best) for r in rows]
+
+
+def test_fl_gains_on_a_slice_of_out():
+    # _similarity fills gains[start:stop] block by block.
+    rng = np.random.RandomState(4)
+    rows = rng.rand(4, 10)
+    best = np.zeros(10)
+    out = np.full(9, -1.0)
+    fl_gains(rows, best, out[3:7])
+    assert out[:3].tolist() == [-1.0] * 3 and out[7:].tolist() == [-1.0] * 2
+    assert out[3:7].tolist() == [fl_gain_numpy(r, best) for r in rows]
+
+
+# ---------------------------------------------------------------- fl_update
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 9, 23])
+def test_fl_update_returns_the_gain_and_raises_best(dtype, n):
+    rng = np.random.RandomState(20 + n)
+    row = rng.rand(n).astype(dtype)
+    best = rng.rand(n).astype(dtype)
+    before = best.copy()
+    gain = fl_update(row, best)
+    assert gain == fl_gain_numpy(row, before)
+    np.testing.assert_array_equal(best, np.maximum(before, row))
+    assert best.dtype == dtype
+    # a second update with the same row adds nothing
+    assert fl_update(row, best) == 0.0
+
+
+# -------------------------------------------------------- lazy_greedy_dense
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("seed", range(6))
+def test_lazy_greedy_dense_equals_brute_force(dtype, seed):
+    rng = np.random.RandomState(seed)
+    n = rng.randint(2, 30)
+    K = random_kernel(rng, n, dtype)
+    n_new = rng.randint(1, n + 1)
+    best0 = np.zeros(n, dtype=dtype)
+    expected_order, expected_gains, expected_best = greedy_numpy(K, best0, np.arange(n), n_new)
+    order, gains, best, n_evals = run_lazy(K, best0, np.arange(n), n_new)
+    assert order.tolist() == expected_order.tolist()
+    assert gains.tolist() == expected_gains.tolist()
+    np.testing.assert_array_equal(best, expected_best)
+    assert 0 <= n_evals <= n * n_new
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lazy_greedy_dense_from_a_warm_start(dtype):
+    # Continue from two facilities already open: best > 0 and fewer candidates.
+    rng = np.random.RandomState(7)
+    K = random_kernel(rng, 25, dtype)
+    best0 = np.maximum(K[4], K[11])
+    candidates = np.setdiff1d(np.arange(25), [4, 11])
+    expected_order, expected_gains, expected_best = greedy_numpy(K, best0, candidates, 10)
+    order, gains, best, _ = run_lazy(K, best0, candidates, 10)
+    assert order.tolist() == expected_order.tolist()
+    assert gains.tolist() == expected_gains.tolist()
+    np.testing.assert_array_equal(best, expected_best)
+    assert not set(order.tolist()) & {4, 11}
+
+
+def test_lazy_greedy_dense_is_lazy():
+    # Three far-apart clusters: after the first pick most bounds stay valid.
+    rng = np.random.RandomState(8)
+    X = np.vstack([rng.randn(20, 2) * 0.1 + c for c in ([0, 0], [9, 0], [0, 9])])
+    K = np.exp(-((X[:, None] - X[None]) ** 2).sum(axis=2) / 2.0)
+    order, gains, _, n_evals = run_lazy(K, np.zeros(60), np.arange(60), 5)
+    expected_order, expected_gains, _ = greedy_numpy(K, np.zeros(60), np.arange(60), 5)
+    assert order.tolist() == expected_order.tolist()
+    assert gains.tolist() == expected_gains.tolist()
+    assert n_evals < 60 * 4  # the naive greedy re-scores every candidate at every later step
+
+
+def test_lazy_greedy_dense_exact_ties_go_to_the_lower_row():
+    # Eight points on a ring, K = 2**-(ring distance): every row has the same multiset of
+    # dyadic values, so all gains tie exactly (sums of these are exact in float64).
+    n = 8
+    dist = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+    dist = np.minimum(dist, n - dist)
+    K = 2.0 ** -dist.astype(np.float64)
+    first = [fl_gain_numpy(K[j], np.zeros(n)) for j in range(n)]
+    assert len(set(first)) == 1
+    expected_order, expected_gains, _ = greedy_numpy(K, np.zeros(n), np.arange(n), n)
+    order, gains, _, _ = run_lazy(K, np.zeros(n), np.arange(n), n)
+    # By hand: all rows tie (1 + 2 (1/2 + 1/4 + 1/8) + 1/16 = 2.8125): row 0. Then rows 3, 4
+    # and 5 tie at 1.6875 (row 3: 7/8 + 7/16 + 1/4 + 1/8): row 3. Then rows 5 and 6 tie at 1
+    # (3/4 + 1/4): row 5. Every other row now adds only its own 1 - 1/2: rows in index order.
+    assert order.tolist() == [0, 3, 5, 1, 2, 4, 6, 7]
+    assert gains.tolist() == [2.8125, 1.6875, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert order.tolist() == expected_order.tolist()
+    assert gains.tolist() == expected_gains.tolist()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lazy_greedy_dense_duplicate_rows_tie_to_the_lower_row(dtype):
+    # Rows 2, 5 and 9 are the same point; rows 3 and 7 too: identical kernel rows.
+    rng = np.random.RandomState(9)
+    X = rng.randn(12, 2)
+    X[[5, 9]] = X[2]
+    X[7] = X[3]
+    K = np.exp(-((X[:, None] - X[None]) ** 2).sum(axis=2) / 2.0).astype(dtype)
+    expected_order, expected_gains, _ = greedy_numpy(K, np.zeros(12, dtype), np.arange(12), 12)
+    order, gains, _, _ = run_lazy(K, np.zeros(12, dtype), np.arange(12), 12)
+    assert order.tolist() == expected_order.tolist()
+    assert gains.tolist() == expected_gains.tolist()
+    position = {j: t for t, j in enumerate(order.tolist())}
+    assert position[2] < position[5] < position[9]
+    assert position[3] < position[7]
+    assert gains[position[5]] == gains[position[9]] == 0.0  # a copy of an open facility adds 0
