@@ -44,6 +44,7 @@ from ._scores import (
     loss_scores,
     sample_scores,
 )
+from ._teacher import TeacherArtifacts, TeacherConfig, prepare_teacher
 from ._train import TrainingHistory, evaluate, fit_classifier
 
 __all__ = [
@@ -81,4 +82,8 @@ __all__ = [
     "kd_loss",
     "rkd_distance_loss",
     "rkd_angle_loss",
+    # the cached teacher stage
+    "prepare_teacher",
+    "TeacherConfig",
+    "TeacherArtifacts",
 ]
