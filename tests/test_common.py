@@ -5,7 +5,7 @@ from scipy.sparse import issparse
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import coreset3d
-from coreset3d import ScalarScore, SeededGlobalSelector
+from coreset3d import CCS, CCSCP, NUCS, BalancedScore, DRoP, ScalarScore, SeededGlobalSelector
 
 # transform(X) returns the selected rows of the X seen in fit: it cannot keep
 # the number of rows, nor take another X (a test split). These checks assume it can.
@@ -25,13 +25,55 @@ class ScalarScoreOnFirstColumn(ScalarScore):
     """
 
     def fit(self, X, y=None, *, initial_indices=None):
-        dense_2d = not issparse(X) and np.ndim(X) == 2 and np.shape(X)[1] > 0
-        column = np.asarray(X)[:, 0] if dense_2d else None
-        if column is not None and column.dtype.kind in "biuf":
-            scores = column.astype(np.float64)
-        else:
-            scores = np.zeros(X.shape[0] if hasattr(X, "shape") and len(X.shape) else 0)
+        return super().fit(X, y, scores=_first_column(X), initial_indices=initial_indices)
+
+
+def _first_column(X):
+    """X's first column as float scores where X has one, else zeros (bad X fails in fit)."""
+    dense_2d = not issparse(X) and np.ndim(X) == 2 and np.shape(X)[1] > 0
+    column = np.asarray(X)[:, 0] if dense_2d else None
+    if column is not None and column.dtype.kind in "biuf":
+        return column.astype(np.float64)
+    return np.zeros(X.shape[0] if hasattr(X, "shape") and len(X.shape) else 0)
+
+
+# The baselines need per-sample scores (and DRoP per-class recall) besides (X, y):
+# these wrappers derive them from X and y; everything else is the selector's own.
+class CCSOnFirstColumn(CCS):
+    def fit(self, X, y=None, *, initial_indices=None):
+        return super().fit(X, y, scores=_first_column(X), initial_indices=initial_indices)
+
+
+class CCSCPOnFirstColumn(CCSCP):
+    def fit(self, X, y=None, *, initial_indices=None):
+        return super().fit(X, y, scores=_first_column(X), initial_indices=initial_indices)
+
+
+class NUCSOnAbsFirstColumn(NUCS):  # NUCS needs non-negative class means
+    def fit(self, X, y=None, *, initial_indices=None):
+        scores = np.abs(_first_column(X))
         return super().fit(X, y, scores=scores, initial_indices=initial_indices)
+
+
+class BalancedScoreOnFirstColumn(BalancedScore):
+    def fit(self, X, y=None, *, initial_indices=None):
+        return super().fit(X, y, scores=_first_column(X), initial_indices=initial_indices)
+
+
+class DRoPOnSpreadRecall(DRoP):
+    """DRoP with recall spread over [0.2, 0.8] across the classes, ranked by X's first column."""
+
+    def fit(self, X, y=None, *, initial_indices=None):
+        try:
+            recall = np.linspace(0.2, 0.8, np.unique(np.asarray(y)).shape[0])
+        except TypeError:  # y the checks expect fit to reject (None, mixed types)
+            recall = None
+        return super().fit(
+            X, y, recall=recall, scores=_first_column(X), initial_indices=initial_indices
+        )
+
+
+NEED_FIT_INPUTS = (CCS, CCSCP, DRoP, NUCS, BalancedScore)
 
 
 def _selectors():
@@ -39,7 +81,7 @@ def _selectors():
         cls = getattr(coreset3d, name)
         if not isinstance(cls, type) or not issubclass(cls, coreset3d.BaseSelector):
             continue
-        if cls in (coreset3d.BaseSelector, ScalarScore):
+        if cls in (coreset3d.BaseSelector, ScalarScore, *NEED_FIT_INPUTS):
             continue
         if cls is SeededGlobalSelector:
             yield SeededGlobalSelector(coreset3d.FacilityLocationRBF(sigma=1.0), budget=0.5)
@@ -47,13 +89,19 @@ def _selectors():
             continue
         yield cls(budget=0.5, random_state=0) if "random_state" in cls().get_params() else cls(0.5)
     yield ScalarScoreOnFirstColumn(budget=0.5, mode="middle")
+    yield CCSOnFirstColumn(budget=0.5, n_strata=3, random_state=0)
+    yield CCSCPOnFirstColumn(budget=0.5, n_strata=3, random_state=0)
+    yield NUCSOnAbsFirstColumn(budget=0.5, window=0.3)
+    yield BalancedScoreOnFirstColumn(budget=0.5)
+    yield DRoPOnSpreadRecall(budget=0.5, within="score")
+    yield DRoPOnSpreadRecall(budget=0.5, random_state=0)
 
 
 def test_every_selector_is_checked():
     checked = {type(s).__name__ for s in _selectors()}
     exported = {n for n in coreset3d.__all__ if isinstance(getattr(coreset3d, n), type)}
     missing = {n for n in exported if issubclass(getattr(coreset3d, n), coreset3d.BaseSelector)}
-    missing -= checked | {"BaseSelector", "ScalarScore"}
+    missing -= checked | {"BaseSelector", "ScalarScore"} | {c.__name__ for c in NEED_FIT_INPUTS}
     assert not missing
 
 
