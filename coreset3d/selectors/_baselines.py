@@ -37,7 +37,7 @@ class _ScoredSelector(BaseSelector):
 
     _fit_params = ("scores",)
 
-    def fit(self, X, y=None, *, scores=None, initial_indices=None):
+    def fit(self, X, y=None, *, scores=None, initial_indices=None, **fit_params):
         """Select rows of ``X`` by their per-sample ``scores``.
 
         Parameters
@@ -54,13 +54,16 @@ class _ScoredSelector(BaseSelector):
         initial_indices : array-like of int, default=None
             Rows already selected (a warm start); they open
             ``sample_indices_`` and count toward the budget.
+        **fit_params : dict
+            Nothing else is accepted: an unknown name raises a TypeError that
+            lists the accepted ones.
 
         Returns
         -------
         self : object
             The fitted selector.
         """
-        return super().fit(X, y, initial_indices=initial_indices, scores=scores)
+        return super().fit(X, y, initial_indices=initial_indices, scores=scores, **fit_params)
 
 
 class CCS(_ScoredSelector):
@@ -361,7 +364,7 @@ class DRoP(BaseSelector):
         super().__init__(budget, target_prior=target_prior, random_state=random_state)
         self.within = within
 
-    def fit(self, X, y, *, recall=None, scores=None, initial_indices=None):
+    def fit(self, X, y, *, recall=None, scores=None, initial_indices=None, **fit_params):
         """Select rows of ``X`` with DRoP class budgets.
 
         Parameters
@@ -380,13 +383,18 @@ class DRoP(BaseSelector):
             otherwise only used to fill ``gains_``.
         initial_indices : array-like of int, default=None
             Rows already selected (a warm start).
+        **fit_params : dict
+            Nothing else is accepted: an unknown name raises a TypeError that
+            lists the accepted ones.
 
         Returns
         -------
         self : object
             The fitted selector.
         """
-        return super().fit(X, y, initial_indices=initial_indices, recall=recall, scores=scores)
+        return super().fit(
+            X, y, initial_indices=initial_indices, recall=recall, scores=scores, **fit_params
+        )
 
     def _select(
         self, X, y, n_select, initial, random_state, recall=None, scores=None, **fit_params
@@ -515,8 +523,8 @@ class NUCS(_ScoredSelector):
             c = int(np.flatnonzero(difficulty < 0)[0])
             raise ValueError(
                 "NUCS sizes class budgets by the mean score of each class, which must be >= 0; "
-                f"class {self.classes_[c]!r} has mean {difficulty[c]:g}. Pass non-negative "
-                "difficulty scores (EL2N, loss), e.g. shifted by their minimum."
+                f"class {self.classes_.tolist()[c]!r} has mean {difficulty[c]:g}. Pass "
+                "non-negative difficulty scores (EL2N, loss), e.g. shifted by their minimum."
             )
         self.class_difficulty_ = difficulty
         rule = partial(nucs_allocation, difficulty=difficulty)
@@ -530,7 +538,7 @@ class NUCS(_ScoredSelector):
         return order, scores[order]
 
 
-class BalancedScore(ScalarScore):
+class BalancedScore(_ScoredSelector):
     """Balance-EL2N: equal class budgets, the top (or bottom, middle) scores within a class.
 
     The budget is split equally across classes, capped at each class's size
@@ -600,16 +608,15 @@ class BalancedScore(ScalarScore):
         "mode": [StrOptions({"top", "bottom", "middle"})],
     }
     _requires_labels = True
-    #: Not a parameter: Balance-EL2N always ranks within classes under equal budgets.
-    class_policy = "balanced"
 
     def __init__(self, budget=0.1, *, mode="top", target_prior="empirical", random_state=None):
-        BaseSelector.__init__(self, budget, target_prior=target_prior, random_state=random_state)
+        super().__init__(budget, target_prior=target_prior, random_state=random_state)
         self.mode = mode
 
     def _select(self, X, y, n_select, initial, random_state, scores=None, **fit_params):
         scores = _required_scores(self, scores, X.shape[0])
-        return super()._select(X, y, n_select, initial, random_state, scores=scores)
+        ranker = ScalarScore(mode=self.mode, class_policy="balanced")
+        return ranker._select(X, y, n_select, initial, random_state, scores=scores)
 
 
 def select_nucs_window(X, y, scores, budget, evaluate, windows=None, **nucs_params):
