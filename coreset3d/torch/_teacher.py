@@ -278,6 +278,7 @@ def _train_teacher(config, train_pts, train_y, test, n_classes, cache, key, devi
     os.makedirs(ckpt_dir, exist_ok=True)
     state = _read_progress(ckpt_dir)
     state["sessions"] += 1
+    epochs_before = int(state.get("epochs_done", 0))
     rng = _fork(device, config.seed)
     try:
         model = config.build_model(n_classes)
@@ -335,7 +336,7 @@ def _train_teacher(config, train_pts, train_y, test, n_classes, cache, key, devi
         model.to(device)
         margins = ckpt["margins"][: ckpt["epoch"]].numpy().astype(np.float32)
         history = TrainingHistory(loss=ckpt["loss"].numpy(), lr=ckpt["lr"].numpy(),
-                                  margins=margins)
+                                  margins=margins, resumed_from=epochs_before)
         logger.info("time budget of %.0fs reached after epoch %d of %d; the checkpoint in %s "
                     "resumes it", time_budget_s, int(ckpt["epoch"]), config.epochs, ckpt_dir)
     meta = {"epochs_done": len(history.loss), "train_s": state["train_s"],

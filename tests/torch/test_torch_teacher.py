@@ -136,9 +136,12 @@ def test_time_budget_stops_early_and_caches_nothing(tmp_path, counted):
     assert not (tmp_path / "teacher" / f"{key}.pt").exists()
     assert not (tmp_path / "teacher-calibrated").exists()
     assert not (tmp_path / "teacher-outputs").exists()
+    again = prepare_teacher(pts, y, config=cfg, cache=tmp_path, time_budget_s=1e-9, **RUN)
+    assert again.report["resumed_from"] == 1 and again.report["epochs_done"] == 2
     done = prepare_teacher(pts, y, config=cfg, cache=tmp_path, **RUN)
     assert done.report["complete"] is True
-    assert done.report["resumed_from"] == 1 and done.report["epochs_done"] == 4
+    assert done.report["resumed_from"] == 2 and done.report["epochs_done"] == 4
+    assert done.report["train_sessions"] == 3
     assert (tmp_path / "teacher" / f"{key}.pt").exists()
 
 
