@@ -569,3 +569,69 @@ def test_shapenet55_scale_stays_within_memory(max_memory):
     allowance = 2**30 + 4 * report["X_bytes"]
     assert report["peak_rss"] <= report["max_memory"] + allowance, report
     assert report["peak_rss"] < 42_000**2 * 8  # never a dense float64 kernel
+
+
+# ------------------------------------------------------------ numeric range
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_normalize_ignores_row_scale(dtype, scale):
+    X = cube(60, 5, seed=1) - 0.5
+    ref = FacilityLocationRBF(6, sigma=0.5).fit(X.astype(dtype))
+    sel = FacilityLocationRBF(6, sigma=0.5).fit((X * scale).astype(dtype))
+    assert sel.sample_indices_.tolist() == ref.sample_indices_.tolist()
+    np.testing.assert_allclose(sel.gains_, ref.gains_, rtol=1e-5)
+
+
+NORMALIZE_OVERFLOW = pytest.mark.xfail(
+    strict=True, reason="bug: sklearn's normalize squares float32 rows in float32; beyond "
+    "|x| ~ 1.8e19 (or below ~1e-19) the norms overflow (underflow) and every row becomes 0 "
+    "(stays tiny), so the selection ignores the data")
+
+
+@pytest.mark.parametrize("scale", [pytest.param(1e20, marks=NORMALIZE_OVERFLOW),
+                                   pytest.param(1e-30, marks=NORMALIZE_OVERFLOW)])
+def test_normalize_ignores_row_scale_at_the_ends_of_float32(scale):
+    X = cube(60, 5, seed=1) - 0.5
+    ref = FacilityLocationRBF(6, sigma=0.5).fit(X.astype(np.float32))
+    sel = FacilityLocationRBF(6, sigma=0.5).fit((X * scale).astype(np.float32))
+    assert np.all(np.isfinite(sel.gains_))
+    assert sel.sample_indices_.tolist() == ref.sample_indices_.tolist()
+
+
+TINY_SIGMA = pytest.mark.xfail(
+    strict=True, reason="bug: 1 / (2 sigma^2) overflows X's dtype for a tiny sigma (float32: "
+    "sigma < ~4e-20, float64: < ~1e-154; ZeroDivisionError once sigma**2 underflows to 0); "
+    "gamma = inf turns the diagonal into -inf * 0 = nan and every gain is nan")
+
+
+@pytest.mark.parametrize(
+    "dtype, sigma",
+    [
+        (np.float32, 1e-3),
+        (np.float64, 1e-3),
+        pytest.param(np.float32, 1e-25, marks=TINY_SIGMA),
+        pytest.param(np.float64, 1e-160, marks=TINY_SIGMA),
+        pytest.param(np.float64, 1e-200, marks=TINY_SIGMA),
+    ],
+)
+def test_tiny_sigma_gives_finite_gains_or_a_clear_error(dtype, sigma):
+    # Rows far apart relative to sigma: K is the identity, every gain is 1, and the greedy
+    # (ties to the lower row) picks rows 0, 1, 2, ... Refusing sigma with a ValueError that
+    # names it would be fine too; nan gains or a ZeroDivisionError are not.
+    X = (np.arange(8)[:, None] * np.array([[1.0, 0.5]])).astype(dtype)
+    for optimizer in ("lazy", "naive"):
+        try:
+            sel = FacilityLocationRBF(4, sigma=sigma, normalize=False, optimizer=optimizer).fit(X)
+        except ValueError as exc:
+            assert "sigma" in str(exc)
+            continue
+        assert sel.gains_.tolist() == [1.0] * 4
+        assert sel.sample_indices_.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.xfail(strict=True, reason="bug: finite float32 rows of norm > ~1.8e19 overflow the "
+                                       "float32 squared norms: inf - inf = nan gains")
+def test_large_finite_float32_rows_give_finite_gains():
+    X = ((cube(30, 3, seed=2) - 0.5) * 1e20).astype(np.float32)
+    sel = FacilityLocationRBF(5, normalize=False, sigma=1e20).fit(X)
+    assert np.all(np.isfinite(sel.gains_))
