@@ -316,6 +316,16 @@ def test_median_sigma_is_the_median_distance_of_the_rows_used(normalize):
     assert sel.sample_indices_.tolist() == order.tolist()
 
 
+def test_median_sigma_on_many_rows_uses_a_seeded_subset():
+    # Above 2,000 rows the median comes from 2,000 rows drawn from random_state.
+    X = cube(2100, 2, seed=3)
+    a = FacilityLocationRBF(2, normalize=False, random_state=4).fit(X)
+    b = FacilityLocationRBF(2, normalize=False, random_state=4).fit(X)
+    rows = np.sort(np.random.RandomState(4).choice(2100, 2000, replace=False))
+    assert a.sigma_ == b.sigma_ == np.median(pdist(X[rows]))
+    assert a.sigma_ != np.median(pdist(X))
+
+
 def test_fixed_sigma_is_kept():
     sel = FacilityLocationRBF(3, sigma=0.25).fit(blobs(10, 2, seed=71))
     assert sel.sigma_ == 0.25 and isinstance(sel.sigma_, float)
@@ -563,6 +573,7 @@ def test_shapenet55_scale_stays_within_memory(max_memory):
     out = subprocess.run([sys.executable, "-c", _SCALE_SCRIPT, max_memory], capture_output=True,
                          text=True, check=True, timeout=1800)
     report = json.loads(out.stdout.strip().splitlines()[-1])
+    print(report)  # seconds and peak memory, for `pytest -m slow -s`
     assert report["n_selected"] == report["n_unique"] == 420
     assert report["in_range"] and report["decreasing"]
     assert report["dtype"] == "float32"
