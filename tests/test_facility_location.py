@@ -281,26 +281,30 @@ def test_selecting_everything_covers_everything():
 
 # ------------------------------------------------------------------- dtype
 def test_float32_stays_float32_and_computes_on_the_float32_kernel():
+    # normalize=False: the kernel is that of X itself, so it can be rebuilt here bit for bit.
     X64 = cube(120, 8, seed=0) - 0.5
     X32 = X64.astype(np.float32)
-    sel = FacilityLocationRBF(20, sigma=0.6).fit(X32)
+    sel = FacilityLocationRBF(20, sigma=0.3, normalize=False).fit(X32)
     assert sel.transform(X32).dtype == np.float32
     np.testing.assert_array_equal(sel.transform(X32), X32[sel.sample_indices_])
-    Z32 = l2_normalize(X32)
-    assert Z32.dtype == np.float32
-    K32 = rbf_similarity(Z32, sigma=0.6)
-    K64 = rbf_similarity(l2_normalize(X64), sigma=0.6)
+    K32 = rbf_similarity(X32, sigma=0.3)
+    K64 = rbf_similarity(X32.astype(np.float64), sigma=0.3)
     assert K32.dtype == np.float32
     order32, gains32, gaps = numpy_greedy(K32, 20)
     assert gaps.min() > 1e-5
     assert sel.sample_indices_.tolist() == order32.tolist()
     np.testing.assert_allclose(sel.gains_, gains32, rtol=1e-12)
-    # ... which the float64 kernel would not reproduce to that precision
+    # ... which the float64 kernel of the same rows would not reproduce to that precision
     _, gains64, _ = numpy_greedy(K64, 20)
     assert np.abs(sel.gains_ / gains64 - 1).max() > 1e-9
-    sel64 = FacilityLocationRBF(20, sigma=0.6).fit(X64)
+    sel64 = FacilityLocationRBF(20, sigma=0.3, normalize=False).fit(X32.astype(np.float64))
     assert sel64.transform(X64).dtype == np.float64
     np.testing.assert_allclose(sel64.gains_, gains64, rtol=1e-12)
+    # with normalize=True the rows are normalised in float32 too
+    unit = FacilityLocationRBF(20, sigma=0.6).fit(X32)
+    assert unit.transform(X32).dtype == np.float32
+    Kn = rbf_similarity(l2_normalize(X32), sigma=0.6)
+    np.testing.assert_allclose(unit.gains_, numpy_greedy(Kn, 20)[1], rtol=1e-6)
 
 
 # ------------------------------------------------------------------- sigma
