@@ -158,8 +158,10 @@ class BaseSelector(TransformerMixin, BaseEstimator):
 
     #: Whether ``fit`` needs class labels.
     _requires_labels = False
-    #: Per-sample inputs ``fit`` takes besides X, y and initial_indices.
+    #: Inputs ``fit`` takes besides X, y and initial_indices ...
     _fit_params = ()
+    #: ... and those of them that hold one value per row of X.
+    _sample_fit_params = ()
 
     def __init__(self, budget=0.1, *, target_prior="empirical", random_state=None):
         self.budget = budget
@@ -215,6 +217,8 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         self.n_samples_fit_ = n_samples
         if gains is not None:
             self.gains_ = np.asarray(gains, dtype=np.float64)
+        elif hasattr(self, "gains_"):  # from an earlier fit: it would not match this one
+            del self.gains_
         self._set_class_attributes(y_enc)
         return self
 

@@ -401,20 +401,13 @@ def test_budget_errors():
         SeededGlobalSelector(fl(), budget=0).fit(X_ERR, Y_ERR)
 
 
-WRONG_LENGTH_BUG = pytest.mark.xfail(
-    strict=True, reason="bug: with seed_strategy='base' the per-class sub-fit reports the "
-    "class's row count (10) as X's (16) when scores have the wrong length")
-
-
-@pytest.mark.parametrize("seed_strategy", [pytest.param("base", marks=WRONG_LENGTH_BUG), "random"])
+@pytest.mark.parametrize("seed_strategy", ["base", "random"])
 def test_scores_of_the_wrong_length_name_the_rows_of_X(seed_strategy):
     with pytest.raises(ValueError, match=r"scores has 15 values but X has 16 rows"):
         SeededGlobalSelector(ScalarScore(), budget=4, k=1.0, seed_strategy=seed_strategy).fit(
             X_ERR, Y_ERR, scores=np.ones(15))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: gains_ of an earlier fit survive a refit whose "
-                                       "base reports no gains")
 def test_refit_with_a_base_without_gains_drops_gains():
     sel = SeededGlobalSelector(fl(), budget=4, k=0.5).fit(X_ERR, Y_ERR)
     assert sel.gains_.shape == (4,)

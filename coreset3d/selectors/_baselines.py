@@ -36,6 +36,7 @@ class _ScoredSelector(BaseSelector):
     """A selector whose ``fit`` takes per-sample ``scores``."""
 
     _fit_params = ("scores",)
+    _sample_fit_params = ("scores",)
 
     def fit(self, X, y=None, *, scores=None, initial_indices=None, **fit_params):
         """Select rows of ``X`` by their per-sample ``scores``.
@@ -358,6 +359,7 @@ class DRoP(BaseSelector):
         "within": [StrOptions({"random", "score"})],
     }
     _fit_params = ("recall", "scores")
+    _sample_fit_params = ("scores",)
     _requires_labels = True
 
     def __init__(self, budget=0.1, *, within="random", target_prior="empirical", random_state=None):

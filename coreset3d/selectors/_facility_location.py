@@ -5,13 +5,12 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from .._kernels._rbf import fl_gains, fl_gains_serial, fl_update, lazy_greedy_dense
 from ..base import BaseSelector
-from ._similarity import RBFRows, median_sigma, parse_memory
+from ._similarity import RBFRows, median_sigma, parse_memory, power_of_two_scale, unit_rows
 
 __all__ = ["FacilityLocationRBF"]
 
@@ -126,10 +125,18 @@ class FacilityLocationRBF(BaseSelector):
             raise ValueError(f"sigma={self.sigma!r} must be a finite float > 0 or 'median'.")
         max_memory = parse_memory(self.max_memory)
         if self.normalize:
-            X = l2_normalize(X)
-        self.sigma_ = median_sigma(X, random_state) if self.sigma == "median" else float(self.sigma)
+            X, scale = unit_rows(X), 1.0
+        else:
+            # K depends on distances over sigma only: work on X / s with sigma / s, s a power
+            # of two (exact), so squared norms and dot products stay inside X's dtype.
+            scale = power_of_two_scale(X)
+            X = X / X.dtype.type(scale)
+        if self.sigma == "median":
+            self.sigma_ = median_sigma(X, random_state) * scale
+        else:
+            self.sigma_ = float(self.sigma)
 
-        kernel = RBFRows(X, self.sigma_, max_memory)
+        kernel = RBFRows(X, self.sigma_ / scale, max_memory)
         if kernel.full:
             kernel.build_full()
         best = np.zeros(X.shape[0], dtype=X.dtype)

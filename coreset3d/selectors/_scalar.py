@@ -103,6 +103,7 @@ class ScalarScore(BaseSelector):
         self.class_policy = class_policy
 
     _fit_params = ("scores",)
+    _sample_fit_params = ("scores",)
 
     def fit(self, X, y=None, *, scores=None, initial_indices=None):
         """Select the rows of ``X`` by their ``scores``.

@@ -129,6 +129,14 @@ class SeededGlobalSelector(BaseSelector):
                 f"({self.classes_.tolist()[0]!r}); pass k=0 (global selection) or labels of "
                 "several classes."
             )
+        per_sample = self._make_base(1, None)._sample_fit_params
+        for key in per_sample:
+            value = fit_params.get(key)
+            if value is not None and np.ndim(value) >= 1 and np.shape(value)[0] != n_samples:
+                raise ValueError(
+                    f"{key} has {np.shape(value)[0]} values but X has {n_samples} rows; "
+                    f"pass one value of {key} per row of X."
+                )
         quota = floor_allocation(self._class_counts, n_select - initial.shape[0], self.k)
         taken = np.zeros(n_samples, dtype=bool)
         taken[initial] = True
@@ -144,7 +152,10 @@ class SeededGlobalSelector(BaseSelector):
                 picked = rows[random_state.choice(rows.shape[0], n_c, replace=False)]
             else:
                 sub = self._make_base(int(n_c), random_state)
-                sub_params = {key: _rows_of(v, rows, n_samples) for key, v in fit_params.items()}
+                sub_params = {
+                    key: np.asarray(v)[rows] if key in per_sample and v is not None else v
+                    for key, v in fit_params.items()
+                }
                 with warnings.catch_warnings():  # the inner weights are not used
                     warnings.simplefilter("ignore", EmptyClassWarning)
                     sub.fit(X[rows], y[rows], **sub_params)
@@ -159,11 +170,3 @@ class SeededGlobalSelector(BaseSelector):
             warnings.simplefilter("ignore", EmptyClassWarning)
             self.base_.fit(X, y, initial_indices=warm, **fit_params)
         return self.base_.sample_indices_, getattr(self.base_, "gains_", None)
-
-
-def _rows_of(value, rows, n_samples):
-    """Slice a per-sample fit parameter to ``rows``; pass anything else through."""
-    array = np.asarray(value) if not np.isscalar(value) else None
-    if array is not None and array.ndim >= 1 and array.shape[0] == n_samples:
-        return array[rows]
-    return value

@@ -17,7 +17,7 @@ from .._kernels._rbf import fl_gains, mirror_lower, rbf_exponent, rbf_exponent_s
 #: Blocks smaller than this many entries run the serial kernels.
 PARALLEL_MIN = 2**21
 
-__all__ = ["RBFRows", "median_sigma", "parse_memory", "rbf_similarity"]
+__all__ = ["RBFRows", "median_sigma", "parse_memory", "rbf_gamma", "rbf_similarity", "unit_rows"]
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -58,6 +58,38 @@ def median_sigma(X, random_state, max_rows=2000):
     return sigma if sigma > 0 else 1.0
 
 
+def unit_rows(X):
+    """L2-normalised copy of ``X`` in its dtype; all-zero rows stay zero.
+
+    Rows are divided by their largest entry first, so the squared norms can
+    neither overflow nor underflow, in float32 too.
+    """
+    scale = np.abs(X).max(axis=1, keepdims=True)
+    scale[scale == 0] = 1
+    X = X / scale
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))[:, None]
+    norms[norms == 0] = 1
+    return (X / norms).astype(X.dtype, copy=False)
+
+
+def power_of_two_scale(X):
+    """A power of two near ``max |X|`` (1.0 for an all-zero X); dividing by it is exact."""
+    top = float(np.abs(X).max()) if X.size else 0.0
+    return 1.0 if top == 0 or not np.isfinite(top) else float(2.0 ** np.ceil(np.log2(top)))
+
+
+def rbf_gamma(sigma, dtype):
+    """``1 / (2 sigma^2)`` in ``dtype``, capped at its largest finite value.
+
+    A sigma so small that gamma overflows means every distinct pair has
+    similarity 0; the cap keeps ``gamma * 0 = 0`` on the diagonal (``inf * 0``
+    would be nan).
+    """
+    sq = float(sigma) ** 2
+    gamma = 0.5 / sq if sq > 0 else np.inf
+    return dtype.type(min(gamma, float(np.finfo(dtype).max)))
+
+
 def _sq_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(X.dtype)
 
@@ -88,7 +120,7 @@ def rbf_similarity(X, rows=None, *, sigma):
     rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
     sq = _sq_norms(X)
     block = X[rows] @ X.T
-    rbf_exponent(block, sq[rows], sq, X.dtype.type(1.0 / (2.0 * sigma**2)))
+    rbf_exponent(block, sq[rows], sq, rbf_gamma(sigma, X.dtype))
     return np.exp(block, out=block)
 
 
@@ -106,7 +138,7 @@ class RBFRows:
         self.X = np.ascontiguousarray(X)
         self.n = X.shape[0]
         self.dtype = X.dtype
-        self.gamma = X.dtype.type(1.0 / (2.0 * sigma**2))
+        self.gamma = rbf_gamma(sigma, X.dtype)
         self.sq = _sq_norms(self.X)
         row_bytes = self.n * self.dtype.itemsize
         self.block_rows = int(max(1, min(self.n, block_bytes // row_bytes)))
