@@ -17,7 +17,7 @@ from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.utils._param_validation import InvalidParameterError
 
 from coreset3d import FacilityLocationRBF
-from coreset3d.selectors._similarity import rbf_similarity
+from coreset3d.selectors._similarity import RBFRows, rbf_similarity
 
 # ------------------------------------------------------------------ helpers
 
@@ -70,13 +70,14 @@ def cube(n, d, seed, dtype=np.float64):
 
 
 def partial_memory(n, itemsize, n_cached):
-    """A max_memory that makes FacilityLocationRBF cache ``n_cached`` of its ``n`` rows.
-
-    With the default 64 MiB blocks a block of a small kernel is all ``n`` rows; the
-    working space is two blocks.
-    """
+    """The smallest max_memory (in whole rows) at which FacilityLocationRBF caches
+    exactly ``n_cached`` of its ``n`` kernel rows (working blocks take part of it)."""
+    X = np.zeros((n, 1), dtype=f"f{itemsize}")
     row_bytes = n * itemsize
-    return 2 * n * row_bytes + n_cached * row_bytes
+    for m in range(1, 4 * n + 8):
+        if RBFRows(X, 1.0, m * row_bytes).capacity == n_cached:
+            return m * row_bytes
+    raise AssertionError(f"no max_memory caches exactly {n_cached} rows")
 
 
 # Seven points on a line, sigma = 1, K = exp(-d^2 / 2):

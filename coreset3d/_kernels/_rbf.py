@@ -26,14 +26,14 @@ def _rbf_exponent(block, sq_rows, sq_cols, gamma):
             block[r, i] = -gamma * max(d2, 0.0)
 
 
-# Small blocks run serially: a parallel region right after a BLAS call competes
-# with BLAS threads that are still spinning, and loses badly.
+# Each parallel kernel has a serial twin for small arrays: waking the thread pool
+# costs more than the work, and a parallel region right after a BLAS call competes
+# with BLAS threads that are still spinning.
 rbf_exponent = njit(parallel=True, cache=True, nogil=True)(_rbf_exponent)
 rbf_exponent_serial = njit(cache=True, nogil=True)(_rbf_exponent)
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def mirror_lower(K, start, stop):
+def _mirror_lower(K, start, stop):
     """Copy ``K[start:stop, :start]`` to ``K[:start, start:stop]`` (transposed), by tiles."""
     tile = 64
     n_tiles = (start + tile - 1) // tile
@@ -43,6 +43,10 @@ def mirror_lower(K, start, stop):
         for i in range(start, stop):
             for j in range(j0, j1):
                 K[j, i] = K[i, j]
+
+
+mirror_lower = njit(parallel=True, cache=True, nogil=True)(_mirror_lower)
+mirror_lower_serial = njit(cache=True, nogil=True)(_mirror_lower)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -10,7 +10,14 @@ from threadpoolctl import threadpool_limits
 
 from .._kernels._rbf import fl_gains, fl_gains_serial, fl_update, lazy_greedy_dense
 from ..base import BaseSelector
-from ._similarity import RBFRows, median_sigma, parse_memory, power_of_two_scale, unit_rows
+from ._similarity import (
+    RBFRows,
+    _threaded,
+    median_sigma,
+    parse_memory,
+    power_of_two_scale,
+    unit_rows,
+)
 
 __all__ = ["FacilityLocationRBF"]
 
@@ -211,7 +218,8 @@ def _naive_greedy(kernel, best, candidates, n_new, **_):
         else:
             for start in range(0, candidates.shape[0], kernel.block_rows):
                 stop = min(start + kernel.block_rows, candidates.shape[0])
-                fl_gains(kernel.get(candidates[start:stop])[0], best, gains_all[start:stop])
+                rows = kernel.get(candidates[start:stop])[0]
+                _threaded(fl_gains, fl_gains_serial, rows.size)(rows, best, gains_all[start:stop])
         gains_all[~remaining] = -np.inf
         k = int(np.argmax(gains_all))  # first maximum: ties go to the lower row
         remaining[k] = False
@@ -236,7 +244,8 @@ def _stochastic_greedy(kernel, best, candidates, n_new, *, random_state, epsilon
             rows = remaining[pos]
             for start in range(0, m, kernel.block_rows):
                 stop = min(start + kernel.block_rows, m)
-                fl_gains(kernel.get(rows[start:stop])[0], best, out[start:stop])
+                block = kernel.get(rows[start:stop])[0]
+                _threaded(fl_gains, fl_gains_serial, block.size)(block, best, out[start:stop])
             k = int(np.argmax(out[:m]))
             j = int(rows[k])
             fl_update(kernel.row(j), best)

@@ -12,10 +12,21 @@ import re
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from .._kernels._rbf import fl_gains, mirror_lower, rbf_exponent, rbf_exponent_serial
+from .._kernels._rbf import (
+    fl_gains,
+    fl_gains_serial,
+    mirror_lower,
+    mirror_lower_serial,
+    rbf_exponent,
+    rbf_exponent_serial,
+)
 
 #: Blocks smaller than this many entries run the serial kernels.
 PARALLEL_MIN = 2**21
+
+
+def _threaded(parallel, serial, size):
+    return parallel if size >= PARALLEL_MIN else serial
 
 __all__ = ["RBFRows", "median_sigma", "parse_memory", "rbf_gamma", "rbf_similarity", "unit_rows"]
 
@@ -120,7 +131,8 @@ def rbf_similarity(X, rows=None, *, sigma):
     rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
     sq = _sq_norms(X)
     block = X[rows] @ X.T
-    rbf_exponent(block, sq[rows], sq, rbf_gamma(sigma, X.dtype))
+    exponent = _threaded(rbf_exponent, rbf_exponent_serial, block.size)
+    exponent(block, sq[rows], sq, rbf_gamma(sigma, X.dtype))
     return np.exp(block, out=block)
 
 
@@ -134,13 +146,15 @@ class RBFRows:
     With enough memory the whole kernel is kept and nothing is recomputed.
     """
 
-    def __init__(self, X, sigma, max_memory, block_bytes=64 * 2**20):
+    def __init__(self, X, sigma, max_memory, block_bytes=None):
         self.X = np.ascontiguousarray(X)
         self.n = X.shape[0]
         self.dtype = X.dtype
         self.gamma = rbf_gamma(sigma, X.dtype)
         self.sq = _sq_norms(self.X)
         row_bytes = self.n * self.dtype.itemsize
+        if block_bytes is None:  # 64 MiB, or a quarter of the budget (at least one row)
+            block_bytes = min(64 * 2**20, max(row_bytes, max_memory // 4))
         self.block_rows = int(max(1, min(self.n, block_bytes // row_bytes)))
         work = 2 * self.block_rows * row_bytes
         self.capacity = int(min(self.n, max(0, (max_memory - work) // row_bytes)))
@@ -158,8 +172,8 @@ class RBFRows:
         """Similarity rows computed from X (never the cache)."""
         rows = np.asarray(rows, dtype=np.intp)
         block = self.X[rows] @ self.X.T  # X[rows] is a copy: distinct operands
-        kernel = rbf_exponent if block.size >= PARALLEL_MIN else rbf_exponent_serial
-        kernel(block, self.sq[rows], self.sq, self.gamma)
+        exponent = _threaded(rbf_exponent, rbf_exponent_serial, block.size)
+        exponent(block, self.sq[rows], self.sq, self.gamma)
         self.n_computed += rows.shape[0]
         return np.exp(block, out=block)
 
@@ -170,9 +184,10 @@ class RBFRows:
             stop = min(start + self.block_rows, self.n)
             part = K[start:stop, :stop]
             part[...] = self.X[start:stop].copy() @ self.X[:stop].T  # distinct operands
-            rbf_exponent(part, self.sq[start:stop], self.sq[:stop], self.gamma)
+            exponent = _threaded(rbf_exponent, rbf_exponent_serial, part.size)
+            exponent(part, self.sq[start:stop], self.sq[:stop], self.gamma)
             np.exp(part, out=part)
-            mirror_lower(K, start, stop)
+            _threaded(mirror_lower, mirror_lower_serial, part.size)(K, start, stop)
         self.slot = np.arange(self.n)
         self.n_computed += self.n
 
@@ -241,12 +256,13 @@ class RBFRows:
         """Gains of every candidate against ``best``; fills the cache as it goes."""
         if self.full:
             all_gains = np.empty(self.n, dtype=np.float64)
-            fl_gains(self.cache, best, all_gains)
+            _threaded(fl_gains, fl_gains_serial, self.cache.size)(self.cache, best, all_gains)
             return all_gains[candidates]
         gains = np.empty(candidates.shape[0], dtype=np.float64)
         for start in range(0, candidates.shape[0], self.block_rows):
             rows = candidates[start : start + self.block_rows]
             block = self.compute(rows)
-            fl_gains(block, best, gains[start : start + rows.shape[0]])
+            gains_of = _threaded(fl_gains, fl_gains_serial, block.size)
+            gains_of(block, best, gains[start : start + rows.shape[0]])
             self.offer(rows, block, gains[start : start + rows.shape[0]])
         return gains
