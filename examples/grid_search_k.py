@@ -45,7 +45,8 @@ def main():
     for scoring, name in [("balanced_accuracy", "mAcc"), ("accuracy", "OA")]:
         search = GridSearchCV(clf, grid, scoring=scoring, cv=cv, n_jobs=1).fit(X, y)
         scores = search.cv_results_["mean_test_score"]
-        curve = "  ".join(f"k={k:.1f}: {s:.3f}" for k, s in zip(grid["selector__k"], scores))
+        pairs = zip(grid["selector__k"], scores, strict=True)
+        curve = "  ".join(f"k={k:.1f}: {s:.3f}" for k, s in pairs)
         print(f"{name:>4} by k -> {curve}")
         print(f"{name:>4} best k = {search.best_params_['selector__k']}")
 

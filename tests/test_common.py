@@ -85,7 +85,9 @@ def _selectors():
             continue
         if cls is SeededGlobalSelector:
             yield SeededGlobalSelector(coreset3d.FacilityLocationRBF(sigma=1.0), budget=0.5)
-            yield SeededGlobalSelector(coreset3d.KCenterGreedy(), budget=0.5, seed_strategy="random")
+            yield SeededGlobalSelector(
+                coreset3d.KCenterGreedy(), budget=0.5, seed_strategy="random"
+            )
             continue
         yield cls(budget=0.5, random_state=0) if "random_state" in cls().get_params() else cls(0.5)
     yield ScalarScoreOnFirstColumn(budget=0.5, mode="middle")
@@ -105,6 +107,8 @@ def test_every_selector_is_checked():
     assert not missing
 
 
-@parametrize_with_checks(list(_selectors()), expected_failed_checks=lambda est: TRANSFORM_KEEPS_ROWS)
+@parametrize_with_checks(
+    list(_selectors()), expected_failed_checks=lambda est: TRANSFORM_KEEPS_ROWS
+)
 def test_sklearn_common_checks(estimator, check):
     check(estimator)

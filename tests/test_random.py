@@ -155,7 +155,7 @@ def test_stratified_order_is_not_grouped_by_class():
 
 
 def test_stratified_needs_labels():
-    with pytest.raises(ValueError, match="StratifiedSelector requires y to be passed.*pass class labels y"):
+    with pytest.raises(ValueError, match="StratifiedSelector requires y to be passed.*labels y"):
         StratifiedSelector(budget=2).fit(np.zeros((4, 2)))
 
 

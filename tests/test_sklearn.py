@@ -33,7 +33,9 @@ def long_tailed_blobs(sizes=(200, 60, 20, 8), seed=0):
             SeededGlobalSelector(FacilityLocationRBF(sigma=1.0), budget=0.5, k=0.4),
             LogisticRegression(),
         ),
-        CoresetClassifier(KCenterGreedy(budget=0.6, random_state=0), LinearSVC(), use_weights=False),
+        CoresetClassifier(
+            KCenterGreedy(budget=0.6, random_state=0), LinearSVC(), use_weights=False
+        ),
     ]
 )
 def test_sklearn_common_checks(estimator, check):
