@@ -85,6 +85,21 @@ def _check_pair(student, teacher, name):
         )
 
 
+def _relational_huber(student, teacher, relation, min_batch, name):
+    """Mean Huber loss between ``relation`` of the student and of the (constant) teacher.
+
+    A batch of fewer than ``min_batch`` samples has no relation to compare
+    and gives a zero that keeps the student in the graph.
+    """
+    _check_pair(student, teacher, name)
+    if student.shape[0] < min_batch:
+        return student.float().sum() * 0.0
+    r_s = relation(student.float())
+    with torch.no_grad():
+        r_t = relation(teacher.detach().float())
+    return F.smooth_l1_loss(r_s, r_t, reduction="mean")
+
+
 def _normalised_distances(e):
     """Pairwise distances (B, B), zero diagonal, divided by their off-diagonal mean."""
     b = e.shape[0]
@@ -131,13 +146,7 @@ def rkd_distance_loss(student, teacher):
     >>> float(rkd_distance_loss(3.0 * e, e)) < 1e-6
     True
     """
-    _check_pair(student, teacher, "rkd_distance_loss")
-    if student.shape[0] < 2:
-        return student.float().sum() * 0.0
-    d_s = _normalised_distances(student.float())
-    with torch.no_grad():
-        d_t = _normalised_distances(teacher.detach().float())
-    return F.smooth_l1_loss(d_s, d_t, reduction="mean")
+    return _relational_huber(student, teacher, _normalised_distances, 2, "rkd_distance_loss")
 
 
 def _angles(e):
@@ -181,13 +190,7 @@ def rkd_angle_loss(student, teacher):
     >>> float(rkd_angle_loss(2.0 * e, e)) < 1e-6
     True
     """
-    _check_pair(student, teacher, "rkd_angle_loss")
-    if student.shape[0] < 3:
-        return student.float().sum() * 0.0
-    a_s = _angles(student.float())
-    with torch.no_grad():
-        a_t = _angles(teacher.detach().float())
-    return F.smooth_l1_loss(a_s, a_t, reduction="mean")
+    return _relational_huber(student, teacher, _angles, 3, "rkd_angle_loss")
 
 
 def distillation_loss(
