@@ -84,11 +84,16 @@ def test_run_writes_results_report_and_plots(tiny):
 
 
 def test_second_run_with_another_selector_reuses_the_teacher(cache_env, capsys):
+    import torch
+
+    threads = torch.get_num_threads()
     out = cache_env["root"] / "kcenter"
     status = cli.main(["run", "--config", str(cache_env["config"]), "--budget", "5",
                        "--selector", "kcenter", "--out", str(out)])
     assert status == 0
+    assert torch.get_num_threads() == threads  # the run's --threads 1 is undone afterwards
     res = json.loads((out / "results.json").read_text())
+    assert res["threads"] == 1
     hits = res["cache_hits"]
     assert hits["teacher"] and hits["calibrated"] and hits["outputs"]
     assert hits["reference_selection"] and hits["reference"]  # same random subset as before
@@ -134,7 +139,7 @@ def test_help_documents_every_option_with_its_default(capsys):
         flag = "--" + f.name.replace("_", "-")
         assert flag in text, flag
     for snippet in ["--budget B subset size", "(default: 0.1)", "(default: sgs)",
-                    "(default: 0.4)", "(default: 100 on synthetic, 150 otherwise)",
+                    "(default: 0.4)", "(default: 300 on synthetic, 200 otherwise)",
                     "--config FILE", "drop DRoP"]:
         assert snippet in text, snippet
 

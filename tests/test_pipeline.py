@@ -24,10 +24,10 @@ from coreset3d.pipeline import (
 def test_runconfig_defaults_resolve_per_dataset(tmp_path):
     cfg = RunConfig().resolved()
     assert (cfg.dataset, cfg.selector, cfg.k, cfg.budget) == ("synthetic", "sgs", 0.4, 0.1)
-    assert (cfg.teacher_epochs, cfg.epochs, cfg.imbalance_ratio) == (40, 100, 10.0)
+    assert (cfg.teacher_epochs, cfg.epochs, cfg.imbalance_ratio) == (40, 300, 10.0)
     assert cfg.out.endswith("synthetic-sgs-b0.1-k0.4-s0")
     real = RunConfig(dataset="modelnet40", data_dir=str(tmp_path)).resolved()
-    assert (real.teacher_epochs, real.epochs, real.imbalance_ratio) == (80, 150, None)
+    assert (real.teacher_epochs, real.epochs, real.imbalance_ratio) == (80, 200, None)
     assert RunConfig(selector="kcenter", budget=80).resolved().out.endswith(
         "synthetic-kcenter-b80-s0")
 
