@@ -134,7 +134,9 @@ def main(argv=None):
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "targets": {"oa": 0.88, "macc": 0.84, "wall_minutes": 60},
     })
-    report["cache_root"] = "$CORESET3D_CACHE" if args.cache is None else str(args.cache)
+    # the machine-specific path is not recorded; say where the default points instead
+    report["cache_root"] = ("default: $CORESET3D_CACHE or ~/.cache/coreset3d"
+                            if args.cache is None else str(args.cache))
     total_s = report["wall_s"]["train"] + report["wall_s"]["calibrate"] + \
         report["wall_s"]["outputs"]
     report["wall_s"]["total_compute"] = total_s

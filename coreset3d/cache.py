@@ -222,6 +222,7 @@ class ArtifactCache:
                 writer(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are readable like any file
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
