@@ -166,6 +166,9 @@ class SelectConfig:
     selector: str = field(default="sgs", metadata=pl._meta(
         "selection method (see the list below)", choices=tuple(pl.SELECTORS)))
     k: float = field(default=0.4, metadata=pl._meta("SGS floor share in [0, 1]"))
+    max_memory: str | None = field(default=None, metadata=pl._meta(
+        "cap on the kernel memory of facility location, e.g. 4GiB (default: 30%% of RAM); "
+        "beyond it kernel rows are recomputed on demand", metavar="SIZE"))
     seed: int = field(default=0, metadata=pl._meta("random_state of the selector"))
     out: str = field(default="coreset3d-selection", metadata=pl._meta(
         "output folder for selection.npz, selection.csv and class_counts.csv (default: "
@@ -173,6 +176,10 @@ class SelectConfig:
     quiet: bool = field(default=False, metadata=pl._meta("no stage lines; only the table"))
     json: bool = field(default=False, metadata=pl._meta(
         "print the result as JSON on stdout (stage lines go to stderr)"))
+
+
+def _para(text):
+    return textwrap.fill(text, 88)
 
 
 def build_parser():
@@ -190,22 +197,22 @@ def build_parser():
                    "the option names, flags given here override it")
     p_run = sub.add_parser(
         "run", formatter_class=formatter, help="the whole 3D-Pruner pipeline on a dataset",
-        description="Train (or load) the teacher, calibrate it, embed and score the training "
+        description=_para("Train (or load) the teacher, calibrate it, embed and score the training "
                     "set, select a subset, train the student on it with KD + RKD, evaluate OA "
                     "and mAcc on the test split, and write results.json and report.md. With no "
                     "option: SGS (FL-RBF, k = 0.4) at 10% of the built-in synthetic "
-                    "long-tailed set, next to a random subset of the same size.",
+                    "long-tailed set, next to a random subset of the same size."),
         epilog=_selector_epilog())
     p_run.add_argument("--config", metavar="FILE", help=config_help)
     _add_config_options(p_run, pl.RunConfig)
 
     p_sweep = sub.add_parser(
         "sweep", formatter_class=formatter, help="SGS's OA/mAcc steering curve over k",
-        description="For each k: select with SGS and train the student, reusing the cached "
+        description=_para("For each k: select with SGS and train the student, reusing the cached "
                     "teacher; each finished k is written to sweep.json at once and a rerun "
                     "skips it. Draws OA against mAcc with the full-data teacher and a random "
                     "subset as references (the paper's Figure 7). Takes every option of `run`; "
-                    "--k is replaced by --ks.",
+                    "--k is replaced by --ks."),
         epilog=_selector_epilog())
     p_sweep.add_argument("--config", metavar="FILE", help=config_help)
     p_sweep.add_argument("--ks", type=parse_ks, default=argparse.SUPPRESS, metavar="K,K,...",
@@ -215,10 +222,10 @@ def build_parser():
 
     p_select = sub.add_parser(
         "select", formatter_class=formatter, help="selection alone, on your own embeddings",
-        description="Select a subset of your own embeddings (no network involved) and write "
+        description=_para("Select a subset of your own embeddings (no network involved) and write "
                     "the indices, weights and per-class counts (selection.npz, selection.csv, "
                     "class_counts.csv); prints the per-class table (class, size, kept, share "
-                    "= kept/size, weight of each kept sample).",
+                    "= kept/size, weight of each kept sample)."),
         epilog=_selector_epilog())
     p_select.add_argument("embeddings", nargs="?", default=argparse.SUPPRESS,
                           help=SelectConfig.__dataclass_fields__["embeddings"].metadata["help"])
@@ -227,8 +234,8 @@ def build_parser():
 
     p_report = sub.add_parser(
         "report", formatter_class=formatter, help="compare several runs in one table and plot",
-        description="Read the results.json / sweep.json of each folder and write one table "
-                    "(comparison.md, also printed) and one OA-vs-mAcc plot (comparison.png).")
+        description=_para("Read the results.json / sweep.json of each folder and write one table "
+                    "(comparison.md, also printed) and one OA-vs-mAcc plot (comparison.png)."))
     p_report.add_argument("dirs", nargs="+", metavar="DIR",
                           help="folders written by `coreset3d run` or `coreset3d sweep`")
     p_report.add_argument("--out", default="coreset3d-report", metavar="DIR",
@@ -347,7 +354,8 @@ def _cmd_select(args, command):
     recall = None if cfg.recall is None else pl._read_vector(cfg.recall, "recall")
     started = time.perf_counter()
     result = pl.select_embeddings(X, y, selector=cfg.selector, budget=budget, k=cfg.k,
-                                  seed=cfg.seed, scores=scores, recall=recall)
+                                  seed=cfg.seed, scores=scores, recall=recall,
+                                  max_memory=cfg.max_memory)
     seconds = time.perf_counter() - started
     console.stage("select", f"{cfg.selector}: {len(result['indices'])} of {X.shape[0]} rows",
                   seconds)
@@ -380,9 +388,9 @@ def _cmd_report(args, command):
     for r in rows:
         lines.append(f"{r['run'] + ': ' + r['label']:{width}}  {r['n_selected']:>6}  "
                      f"{pl._pct(r['oa']):>6}  {pl._pct(r['macc']):>6}")
-    console.result("\n".join(lines))
     console.stage("report", f"{Path(args.out) / 'comparison.md'}, "
                   f"{Path(args.out) / 'comparison.png'}")
+    console.result("\n".join(lines))
     console.emit_json({"command": command, "rows": rows, "out": args.out})
     return 0
 

@@ -1622,7 +1622,7 @@ def _read_vector(path, what, n=None):
 
 
 def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, scores=None,
-                      recall=None):
+                      recall=None, max_memory=None):
     """Run a selector by name on embeddings and summarise it per class.
 
     Parameters
@@ -1641,6 +1641,10 @@ def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, s
         Per-sample scores, for the score-based selectors.
     recall : dict or array-like of shape (n_classes,), default=None
         Per-class validation recall, for DRoP.
+    max_memory : int or str, default=None
+        Cap on the kernel memory of facility location (``"4GiB"``, bytes);
+        None keeps :class:`FacilityLocationRBF`'s default (30 % of RAM).
+        Ignored by selectors without a kernel.
 
     Returns
     -------
@@ -1660,6 +1664,9 @@ def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, s
     (['a', 'b'], [7, 3], 10)
     """
     sel, spec = make_selector(selector, budget, k, seed)
+    if max_memory is not None:
+        sel.set_params(**{name: max_memory for name in sel.get_params(deep=True)
+                          if name.split("__")[-1] == "max_memory"})
     fit_params = {}
     if spec.score is not None:
         if scores is None:

@@ -336,3 +336,39 @@ def test_killed_run_resumes_and_reuses_what_was_done(tmp_path):
     assert 0 < res["student"]["resumed_from"] < 400
     assert res["student"]["epochs"] == 400
     assert not ckpt.exists()  # the finished student replaces its checkpoint
+
+
+# --------------------------------------------------------------------------- docs/cli.md
+
+CLI_DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+
+
+def test_cli_doc_help_blocks_match_the_help(monkeypatch, capsys):
+    """docs/cli.md shows each command's --help as printed at 100 columns; keep them in sync."""
+    monkeypatch.setenv("COLUMNS", "100")
+    blocks = dict(re_findall(r"```text\n\$ coreset3d (\w+) --help\n(.*?)```", CLI_DOC))
+    assert sorted(blocks) == ["report", "run", "select", "sweep"]
+    for command, shown in blocks.items():
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        assert capsys.readouterr().out == shown, f"regenerate the {command} --help block"
+
+
+def test_cli_doc_config_example_parses(tmp_path):
+    (toml,) = re_findall(r"```toml\n(.*?)```", CLI_DOC)
+    path = tmp_path / "tiny.toml"
+    path.write_text(toml)
+    parser = cli.build_parser()
+    run_values = cli._merge(parser.parse_args(["run", "--config", str(path), "--budget", "5"]),
+                            "run", RunConfig)
+    assert run_values["budget"] == 5 and run_values["n_classes"] == 3 and "ks" not in run_values
+    RunConfig(**run_values).resolved()
+    sweep_values = cli._merge(parser.parse_args(["sweep", "--config", str(path)]), "sweep",
+                              RunConfig, extra=("ks",))
+    assert sweep_values["ks"] == [0, 0.5, 1]
+
+
+def re_findall(pattern, path):
+    import re
+
+    return re.findall(pattern, path.read_text(), re.S)

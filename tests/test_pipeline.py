@@ -1,6 +1,9 @@
-"""coreset3d.pipeline without a network: config, data split, selectors by name, file I/O, plots."""
+"""coreset3d.pipeline without a network (config, split, selectors by name, file I/O, plots),
+and the Python examples of docs/user_guide.md."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,6 +246,17 @@ def test_select_embeddings_table_and_files(tmp_path, embeddings):
     assert counts[2].split(",")[:3] == ["lamp", "8", str(res["kept"][1])]
 
 
+def test_select_embeddings_passes_max_memory_to_the_kernel(embeddings):
+    X, y = embeddings
+    res = select_embeddings(X, y, selector="sgs", budget=8, max_memory="1MiB")
+    assert res["selector"].base.max_memory == "1MiB"
+    assert res["selector"].base_.max_memory == "1MiB"  # the fitted phase-2 selector too
+    res = select_embeddings(X, y, selector="fl-rbf", budget=8, max_memory=2**20)
+    assert res["selector"].max_memory == 2**20
+    assert len(select_embeddings(X, y, selector="random", budget=8, max_memory="1MiB")[
+        "indices"]) == 8
+
+
 def test_select_embeddings_without_labels_and_needs(embeddings):
     X, y = embeddings
     res = select_embeddings(X, None, selector="kcenter", budget=5)
@@ -307,3 +321,24 @@ def test_plots_write_pngs(tmp_path):
     ]
     for path in paths:
         assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 5000
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def test_user_guide_python_blocks_run(capsys):
+    torch = pytest.importorskip("torch")
+    guide = Path(__file__).resolve().parents[1] / "docs" / "user_guide.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), re.S)
+    assert blocks, "docs/user_guide.md has no python block"
+    namespace = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models run faster on one thread
+    try:
+        for block in blocks:
+            exec(compile(block, str(guide), "exec"), namespace)
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert re.search(r"student OA 0\.\d+ mAcc 0\.\d+ on \d+ of \d+ shapes", printed)
+    assert namespace["selector"].n_selected_ == len(namespace["idx"])
