@@ -355,7 +355,7 @@ def _cmd_select(args, command):
     started = time.perf_counter()
     result = pl.select_embeddings(X, y, selector=cfg.selector, budget=budget, k=cfg.k,
                                   seed=cfg.seed, scores=scores, recall=recall,
-                                  max_memory=cfg.max_memory)
+                                  max_memory=cfg.max_memory, progress=console.progress)
     seconds = time.perf_counter() - started
     console.stage("select", f"{cfg.selector}: {len(result['indices'])} of {X.shape[0]} rows",
                   seconds)

@@ -31,6 +31,7 @@ import os
 import platform
 import shutil
 import sys
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .base import EmptyClassWarning
+from .base import EmptyClassWarning, resolve_budget
 from .cache import ArtifactCache, content_hash
 from .selectors import (
     CCS,
@@ -671,7 +672,7 @@ class _Run:
                     f"{held}; pass --budget <= {n} or a fraction in (0, 1]."
                 )
             return int(budget)
-        return min(n, max(1, int(np.floor(budget * n + 0.5))))
+        return resolve_budget(budget, n)
 
     # ------------------------------------------------------------- teacher
     def teacher(self):
@@ -740,7 +741,8 @@ class _Run:
         started = time.perf_counter()
 
         def compute():
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _elapsed_bar(f"{stage} {name}",
+                                                        self.console.progress):
                 warnings.simplefilter("ignore", EmptyClassWarning)
                 selector.fit(self.art.embeddings, self.train.labels, **fit_params)
             seeds = getattr(selector, "seed_indices_", np.empty(0, dtype=np.intp))
@@ -835,6 +837,37 @@ class _Run:
         if self.val is not None:
             out["validation_class_sizes"] = self.val.class_counts().tolist()
         return out
+
+
+@contextmanager
+def _elapsed_bar(desc, enabled):
+    """A tqdm line that shows the elapsed time of a step that reports no progress itself.
+
+    The selectors' greedy loops run in numba with the GIL released, so a
+    thread can refresh the line once a second. Without tqdm, nothing is shown.
+    """
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        enabled = False
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    bar = tqdm(desc=desc, bar_format="{desc}: {elapsed} elapsed", leave=False)
+
+    def tick():
+        while not stop.wait(1.0):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+        bar.close()
 
 
 @contextmanager
@@ -1622,7 +1655,7 @@ def _read_vector(path, what, n=None):
 
 
 def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, scores=None,
-                      recall=None, max_memory=None):
+                      recall=None, max_memory=None, progress=False):
     """Run a selector by name on embeddings and summarise it per class.
 
     Parameters
@@ -1645,6 +1678,8 @@ def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, s
         Cap on the kernel memory of facility location (``"4GiB"``, bytes);
         None keeps :class:`FacilityLocationRBF`'s default (30 % of RAM).
         Ignored by selectors without a kernel.
+    progress : bool, default=False
+        Show the elapsed time on stderr while the selector runs (needs tqdm).
 
     Returns
     -------
@@ -1685,7 +1720,7 @@ def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, s
     if _is_int(budget) and budget > X.shape[0]:
         raise ValueError(f"--budget {budget} is more than the {X.shape[0]} rows of the "
                          f"embeddings; pass --budget <= {X.shape[0]} or a fraction in (0, 1].")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _elapsed_bar(f"select {selector}", progress):
         warnings.simplefilter("ignore", EmptyClassWarning)
         sel.fit(X, y, **fit_params)
     result = {"indices": sel.sample_indices_, "weights": sel.weights_, "selector": sel,
