@@ -161,6 +161,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--timeout", type=int, default=3600)
     parser.add_argument("--fresh", action="store_true", help="ignore results already in --out")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: print (and --markdown) the table of --out as it is")
     parser.add_argument("--markdown", type=Path, help="write the table into this file, between "
                         "the markers <!-- selection-table --> and <!-- /selection-table -->")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
@@ -180,7 +182,7 @@ def main(argv=None):
         for fraction in args.fractions:
             budget = max(1, round(fraction * n))
             for method in args.methods:
-                if (method, n, budget) in have or not available(method):
+                if args.table_only or (method, n, budget) in have or not available(method):
                     continue
                 print(f"[bench] {method} N={n} B={budget} ...", flush=True)
                 row = run_cell(method, n, budget, args.timeout)
