@@ -24,6 +24,10 @@ from pathlib import Path
 
 from . import __version__
 from . import pipeline as pl
+from .pipeline._config import is_int, is_real, meta
+from .pipeline._console import json_list, pct
+from .pipeline._embeddings_io import read_vector
+from .pipeline._select import check_selector_name
 
 __all__ = ["main", "build_parser", "SelectConfig"]
 
@@ -140,41 +144,41 @@ def _selector_epilog():
 class SelectConfig:
     """Settings of ``coreset3d select``; each field is a command-line option."""
 
-    embeddings: str | None = field(default=None, metadata=pl._meta(
+    embeddings: str | None = field(default=None, metadata=meta(
         "embeddings file: .npy (n, d), .npz (keys X/embeddings and y/labels), .csv (one row "
         "per sample, labels in the last column) or .h5 (datasets X/embeddings, y/labels)",
         cli=False))
-    labels: str | None = field(default=None, metadata=pl._meta(
+    labels: str | None = field(default=None, metadata=meta(
         "labels file (.npy, or text with one label per line); overrides labels inside the "
         "embeddings file", metavar="FILE"))
-    label_column: str | None = field(default=None, metadata=pl._meta(
+    label_column: str | None = field(default=None, metadata=meta(
         "CSV only: label column, by name or position (default: the last column)",
         metavar="COL"))
-    x_key: str | None = field(default=None, metadata=pl._meta(
+    x_key: str | None = field(default=None, metadata=meta(
         ".npz/.h5 only: name of the embeddings array (default: X, then embeddings)",
         metavar="NAME"))
-    y_key: str | None = field(default=None, metadata=pl._meta(
+    y_key: str | None = field(default=None, metadata=meta(
         ".npz/.h5 only: name of the labels array (default: y, then labels)", metavar="NAME"))
-    scores: str | None = field(default=None, metadata=pl._meta(
+    scores: str | None = field(default=None, metadata=meta(
         "per-sample scores (.npy or one number per line), for the score-based selectors "
         "(loss, el2n, ccs, nucs, ...)", metavar="FILE"))
-    recall: str | None = field(default=None, metadata=pl._meta(
+    recall: str | None = field(default=None, metadata=meta(
         "per-class validation recall for drop (.npy/.csv aligned with the sorted classes, or "
         "a JSON object class -> recall)", metavar="FILE"))
-    budget: int | float = field(default=0.1, metadata=pl._meta(
+    budget: int | float = field(default=0.1, metadata=meta(
         "subset size: an int count or a fraction in (0, 1] (with a dot)", metavar="B"))
-    selector: str = field(default="sgs", metadata=pl._meta(
+    selector: str = field(default="sgs", metadata=meta(
         "selection method (see the list below)", choices=tuple(pl.SELECTORS)))
-    k: float = field(default=0.4, metadata=pl._meta("SGS floor share in [0, 1]"))
-    max_memory: str | None = field(default=None, metadata=pl._meta(
+    k: float = field(default=0.4, metadata=meta("SGS floor share in [0, 1]"))
+    max_memory: str | None = field(default=None, metadata=meta(
         "cap on the kernel memory of facility location, e.g. 4GiB (default: 30%% of RAM); "
         "beyond it kernel rows are recomputed on demand", metavar="SIZE"))
-    seed: int = field(default=0, metadata=pl._meta("random_state of the selector"))
-    out: str = field(default="coreset3d-selection", metadata=pl._meta(
+    seed: int = field(default=0, metadata=meta("random_state of the selector"))
+    out: str = field(default="coreset3d-selection", metadata=meta(
         "output folder for selection.npz, selection.csv and class_counts.csv (default: "
         "coreset3d-selection)", metavar="DIR"))
-    quiet: bool = field(default=False, metadata=pl._meta("no stage lines; only the table"))
-    json: bool = field(default=False, metadata=pl._meta(
+    quiet: bool = field(default=False, metadata=meta("no stage lines; only the table"))
+    json: bool = field(default=False, metadata=meta(
         "print the result as JSON on stdout (stage lines go to stderr)"))
 
 
@@ -338,9 +342,9 @@ def _cmd_select(args, command):
     if cfg.embeddings is None:
         raise ValueError("select needs an embeddings file: coreset3d select EMBEDDINGS.npy "
                          "[--labels LABELS.npy] (or `embeddings = \"...\"` in --config).")
-    pl._check_selector_name(cfg.selector)
+    check_selector_name(cfg.selector)
     budget = cfg.budget
-    if not (pl._is_int(budget) and budget >= 1) and not (pl._is_real(budget)
+    if not (is_int(budget) and budget >= 1) and not (is_real(budget)
                                                          and 0 < budget <= 1):
         raise ValueError(f"--budget must be an int count >= 1 or a fraction in (0, 1]; got "
                          f"{budget!r}.")
@@ -350,8 +354,8 @@ def _cmd_select(args, command):
     console.stage("load", f"{cfg.embeddings}: {X.shape[0]} x {X.shape[1]} {X.dtype} embeddings"
                   + ("" if y is None else f", {len(set(y.tolist()))} classes"),
                   time.perf_counter() - started)
-    scores = None if cfg.scores is None else pl._read_vector(cfg.scores, "scores", X.shape[0])
-    recall = None if cfg.recall is None else pl._read_vector(cfg.recall, "recall")
+    scores = None if cfg.scores is None else read_vector(cfg.scores, "scores", X.shape[0])
+    recall = None if cfg.recall is None else read_vector(cfg.recall, "recall")
     started = time.perf_counter()
     result = pl.select_embeddings(X, y, selector=cfg.selector, budget=budget, k=cfg.k,
                                   seed=cfg.seed, scores=scores, recall=recall,
@@ -370,7 +374,7 @@ def _cmd_select(args, command):
             doc["classes"] = [
                 {"class": _jsonable(c), "size": int(result["sizes"][i]),
                  "kept": int(result["kept"][i]), "share": float(result["share"][i]),
-                 "weight": pl._json_list([result["class_weight"][i]])[0]}
+                 "weight": json_list([result["class_weight"][i]])[0]}
                 for i, c in enumerate(result["classes"])]
         console.emit_json(doc)
     return 0
@@ -387,7 +391,7 @@ def _cmd_report(args, command):
     lines = [f"{'run: model':{width}}  {'shapes':>6}  {'OA':>6}  {'mAcc':>6}"]
     for r in rows:
         lines.append(f"{r['run'] + ': ' + r['label']:{width}}  {r['n_selected']:>6}  "
-                     f"{pl._pct(r['oa']):>6}  {pl._pct(r['macc']):>6}")
+                     f"{pct(r['oa']):>6}  {pct(r['macc']):>6}")
     console.stage("report", f"{Path(args.out) / 'comparison.md'}, "
                   f"{Path(args.out) / 'comparison.png'}")
     console.result("\n".join(lines))
