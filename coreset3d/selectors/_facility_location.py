@@ -67,6 +67,9 @@ class FacilityLocationRBF(BaseSelector):
         Marginal gain of each pick; ``gains_.sum()`` is ``F(S)``.
     sigma_ : float
         Bandwidth used.
+    n_kernel_rows_computed_ : int
+        Kernel rows computed from X (n when the kernel fits in
+        ``max_memory``; more when rows had to be recomputed).
     weights_, n_selected_, n_samples_fit_, classes_, sampling_strategy_, n_features_in_
         See :class:`BaseSelector`.
 
