@@ -3,11 +3,11 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._kernels._kcenter import kcenter_update
 from ..base import BaseSelector
+from ._similarity import unit_rows
 
 __all__ = ["KCenterGreedy"]
 
@@ -166,8 +166,7 @@ def _unit_rows(X):
             f"all-zero rows (e.g. rows {zero[:5].tolist()}); drop those rows or use "
             "metric='euclidean'."
         )
-    # Dividing by the largest entry first keeps the norms from underflowing or overflowing.
-    return l2_normalize(X / scale, copy=False)
+    return unit_rows(X)
 
 
 def _sequential_gains(C, block_size):
