@@ -1,0 +1,284 @@
+"""Tables, plots and the paper's claims from the ModelNet40 grid results.
+
+    python benchmarks/accuracy/report.py                     # print the report
+    python benchmarks/accuracy/report.py --markdown docs/benchmarks.md
+
+``--markdown`` replaces the text between ``<!-- accuracy -->`` and
+``<!-- /accuracy -->`` in that file (appending the markers when missing) and
+writes the plots to ``docs/img/``. Cells still missing from the results are
+reported as missing, never filled in.
+"""
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import protocol  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+START, END = "<!-- accuracy -->", "<!-- /accuracy -->"
+LABELS = {"random": "Random", "stratified": "Stratified (balanced)", "loss": "Loss",
+          "gradnorm": "GradNorm", "entropy": "Entropy", "el2n": "EL2N", "drop": "DRoP",
+          "balanced-el2n": "Balance-EL2N", "nucs-el2n": "NUCS-EL2N",
+          "ccs-cp-el2n": "CCS-CP-EL2N", "herding": "Herding", "kcenter": "K-Center",
+          "fl-rbf": "FL-RBF", "sgs-k0.4": "SGS k=0.4 (FL-RBF)", "sgs-k0.6": "SGS k=0.6 (FL-RBF)"}
+SCALAR = ("loss", "gradnorm", "entropy", "el2n")
+
+
+def load(path):
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+class Results:
+    """Per-(method, budget, loss) statistics over the seeds that finished."""
+
+    def __init__(self, rows):
+        self.cells = defaultdict(list)
+        for r in rows:
+            self.cells[(r["method"], r["budget"], r["loss"])].append(r)
+
+    def get(self, method, budget, loss="kd+rkd"):
+        return self.cells.get((method, budget, loss), [])
+
+    def stat(self, method, budget, metric, loss="kd+rkd"):
+        vals = [100 * r[metric] for r in self.get(method, budget, loss)]
+        if not vals:
+            return None
+        return float(np.mean(vals)), float(np.std(vals)), len(vals)
+
+    def fmt(self, method, budget, metric, loss="kd+rkd"):
+        s = self.stat(method, budget, metric, loss)
+        if s is None:
+            return "–"
+        mean, std, n = s
+        return f"{mean:.2f} ± {std:.2f}" + ("" if n >= 3 else f" (n={n})")
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main_table(res, budgets):
+    header = ["method"] + [f"{b}: {m}" for b in budgets for m in ("OA", "mAcc")]
+    rows = [[LABELS[m]] + [res.fmt(m, b, met) for b in budgets for met in ("oa", "macc")]
+            for m in protocol.MAIN_METHODS]
+    return _table(header, rows)
+
+
+def loss_table(res, budgets, methods, losses):
+    header = ["method", "training"] + [f"{b}: {m}" for b in budgets for m in ("OA", "mAcc")]
+    names = {"hard": "hard labels", "kd": "+ calibrated soft labels (KD)",
+             "kd+rkd": "+ embedding geometry (KD + RKD)"}
+    rows = [[LABELS[m], names[loss]] + [res.fmt(m, b, met, loss) for b in budgets
+                                        for met in ("oa", "macc")]
+            for m in methods for loss in losses]
+    return _table(header, rows)
+
+
+def steering_points(res):
+    pts = []
+    for k in protocol.STEERING_KS:
+        method = "fl-rbf" if k == 0 else f"sgs-k{k:g}"
+        oa = res.stat(method, protocol.STEERING_BUDGET, "oa")
+        macc = res.stat(method, protocol.STEERING_BUDGET, "macc")
+        if oa and macc:
+            pts.append((k, oa, macc))
+    return pts
+
+
+def claims(res, audit, budgets):
+    """The paper's claims checked on the measured means; 'not measured' where cells lack."""
+    out = []
+    b0 = min(budgets)
+    fl, sgs = res.stat("fl-rbf", b0, "macc"), res.stat("sgs-k0.4", b0, "macc")
+    fl_oa, sgs_oa = res.stat("fl-rbf", b0, "oa"), res.stat("sgs-k0.4", b0, "oa")
+    if fl and sgs and fl_oa and sgs_oa:
+        d_m, d_o = sgs[0] - fl[0], sgs_oa[0] - fl_oa[0]
+        ok = d_m >= 1.5 and d_o >= -0.5
+        out.append(f"- SGS (k = 0.4) vs FL-RBF at {b0} shapes: mAcc {d_m:+.2f}, OA {d_o:+.2f} "
+                   f"points (claim: mAcc >= +1.5 with OA within 0.5): "
+                   f"**{'holds' if ok else 'does not hold'}**.")
+    else:
+        out.append(f"- SGS vs FL-RBF at {b0} shapes: not measured yet.")
+    for b in budgets:
+        f_oa, f_m = res.stat("fl-rbf", b, "oa"), res.stat("fl-rbf", b, "macc")
+        others = [(m, res.stat(m, b, "oa"), res.stat(m, b, "macc")) for m in SCALAR]
+        others = [o for o in others if o[1] and o[2]]
+        if not (f_oa and f_m and others):
+            out.append(f"- FL-RBF vs scalar scores at {b}: not measured yet.")
+            continue
+        beaten = [m for m, oa, ma in others if f_oa[0] > oa[0] and f_m[0] > ma[0]]
+        best_oa = max(others, key=lambda o: o[1][0])
+        best_m = max(others, key=lambda o: o[2][0])
+        out.append(f"- FL-RBF vs scalar scores at {b}: FL-RBF {f_oa[0]:.2f}/{f_m[0]:.2f} "
+                   f"(OA/mAcc), best scalar OA {best_oa[1][0]:.2f} ({LABELS[best_oa[0]]}), "
+                   f"best scalar mAcc {best_m[2][0]:.2f} ({LABELS[best_m[0]]}); beats "
+                   f"{len(beaten)} of {len(others)} on both: "
+                   f"**{'holds' if len(beaten) == len(others) else 'does not hold'}**.")
+    for m in ("fl-rbf", "sgs-k0.4"):
+        for b in budgets:
+            h = (res.stat(m, b, "oa", "hard"), res.stat(m, b, "macc", "hard"))
+            k = (res.stat(m, b, "oa"), res.stat(m, b, "macc"))
+            if not all(h) or not all(k):
+                continue
+            ok = k[0][0] > h[0][0] and k[1][0] > h[1][0]
+            out.append(f"- KD + RKD vs hard labels, {LABELS[m]} at {b}: "
+                       f"OA {k[0][0] - h[0][0]:+.2f}, mAcc {k[1][0] - h[1][0]:+.2f}: "
+                       f"**{'holds' if ok else 'does not hold'}**.")
+    if audit:
+        for b, rows in audit["budgets"].items():
+            emb = rows["embedding (FL-RBF gain)"]
+            worse = [n for n in ("loss", "el2n", "entropy")
+                     if abs(rows[n]["pearson_log_size"]) > abs(emb["pearson_log_size"])]
+            out.append(f"- Signal audit at {b}: |corr(class mean, log class size)| of the "
+                       f"embedding signal {abs(emb['pearson_log_size']):.2f} vs "
+                       + ", ".join(f"{n} {abs(rows[n]['pearson_log_size']):.2f}"
+                                   for n in ("loss", "el2n", "entropy"))
+                       + f": **{'holds' if len(worse) == 3 else 'does not hold'}**.")
+    else:
+        out.append("- Signal audit: not measured yet (run_grid.py --audit).")
+    return "\n".join(out)
+
+
+def audit_table(audit):
+    rows = []
+    for b, signals in audit["budgets"].items():
+        for name, a in signals.items():
+            rows.append([b, name, f"{a['pearson_size']:.2f}", f"{a['pearson_log_size']:.2f}",
+                         f"{a['overlap']:.2f}", f"{a['count_ratio']:.1f}",
+                         a["n_empty_classes"]])
+    return _table(["budget", "signal", "corr(size)", "corr(log size)", "overlap P∩G / B",
+                   "count ratio of G", "classes empty in G"], rows)
+
+
+def select_time_table(rows):
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["method"], r["budget"])].append(r["select_s"])
+    methods = [m for m in protocol.METHODS if any(k[0] == m for k in by)]
+    budgets = sorted({k[1] for k in by})
+    table = [[LABELS.get(m, m)] + [f"{np.median(by[(m, b)]):.2f}" if (m, b) in by else "–"
+                                   for b in budgets] for m in methods]
+    return _table(["method"] + [f"{b} (s)" for b in budgets], table)
+
+
+def plots(res, out_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    pts = steering_points(res)
+    if pts:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot([p[2][0] for p in pts], [p[1][0] for p in pts], "o-", label="SGS, flat floor")
+        for k, oa, macc in pts:
+            ax.annotate(f"k={k:g}", (macc[0], oa[0]), textcoords="offset points", xytext=(4, 4))
+        opt = [(k, res.stat(f"sgs-opt-k{k:g}", protocol.STEERING_BUDGET, "oa"),
+                res.stat(f"sgs-opt-k{k:g}", protocol.STEERING_BUDGET, "macc"))
+               for k in protocol.OPTIMAL_KS]
+        opt = [o for o in opt if o[1] and o[2]]
+        if opt:
+            ax.plot([o[2][0] for o in opt], [o[1][0] for o in opt], "s", label="SGS, optimal quota")
+        ax.set_xlabel("mAcc (%)")
+        ax.set_ylabel("OA (%)")
+        ax.set_title(f"Steering k at {protocol.STEERING_BUDGET} shapes (ModelNet40)")
+        ax.legend()
+        fig.tight_layout()
+        path = out_dir / "accuracy_steering.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def render(rows, audit):
+    res = Results(rows)
+    budgets = sorted({r["budget"] for r in rows}) or list(protocol.BUDGETS)
+    seeds = sorted({r["seed"] for r in rows})
+    parts = [
+        f"_{len(rows)} cells finished (seeds {seeds}); a missing entry is a cell not run yet; "
+        "(n=…) marks a mean over fewer than 3 seeds._",
+        "", "### OA / mAcc (%) of the KD + RKD student, mean ± std over seeds", "",
+        main_table(res, budgets), "",
+        "### Training: hard labels vs the calibrated teacher (term B)", "",
+        loss_table(res, budgets, ("fl-rbf", "sgs-k0.4"), ("hard", "kd+rkd")), "",
+        "### Ablation (FL-RBF)", "", loss_table(res, budgets, ("fl-rbf",), tuple(protocol.LOSSES)),
+        "", f"### Steering k at {protocol.STEERING_BUDGET} shapes", "",
+    ]
+    pts = steering_points(res)
+    if pts:
+        parts += ["![OA against mAcc as k moves](img/accuracy_steering.png)", ""]
+    parts.append(_table(["k", "OA", "mAcc"], [[f"{k:g}", f"{oa[0]:.2f} ± {oa[1]:.2f}",
+                                                f"{m[0]:.2f} ± {m[1]:.2f}"] for k, oa, m in pts])
+                 if pts else "not measured yet")
+    opt_rows = [[f"{k:g}", b, res.fmt(f"sgs-opt-k{k:g}", b, "oa"),
+                 res.fmt(f"sgs-opt-k{k:g}", b, "macc"), res.fmt(f"sgs-k{k:g}", b, "oa"),
+                 res.fmt(f"sgs-k{k:g}", b, "macc")]
+                for k in protocol.OPTIMAL_KS for b in budgets
+                if res.get(f"sgs-opt-k{k:g}", b)]
+    parts += ["", "### SGS with the optimal seed quota (beyond the paper)", "",
+              _table(["k", "budget", "optimal quota: OA", "mAcc", "flat floor: OA", "mAcc"],
+                     opt_rows) if opt_rows else "not measured yet", ""]
+    if audit:
+        parts += ["### Signal audit (Table 3)", "", audit_table(audit), ""]
+    if rows:
+        parts += ["### Selection time on the ModelNet40 embeddings (median seconds over cells)",
+                  "", select_time_table(rows), ""]
+    parts += ["### The paper's claims on this grid", "", claims(res, audit, budgets), ""]
+    return "\n".join(parts)
+
+
+def write_markdown(path, text):
+    doc = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{START}\n{text}\n{END}"
+    if START in doc and END in doc:
+        head, rest = doc.split(START, 1)
+        doc = head + block + rest.split(END, 1)[1]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(doc, encoding="utf-8")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", type=Path, default=RESULTS / "accuracy.jsonl")
+    p.add_argument("--audit", type=Path, default=RESULTS / "accuracy_audit.json")
+    p.add_argument("--markdown", type=Path, default=None)
+    args = p.parse_args(argv)
+    rows = load(args.results)
+    audit = json.loads(args.audit.read_text(encoding="utf-8")) if args.audit.exists() else None
+    text = render(rows, audit)
+    if args.markdown is None:
+        print(text)
+        return 0
+    write_markdown(args.markdown, text)
+    img = args.markdown.parent / "img"
+    img.mkdir(exist_ok=True)
+    for path in plots(Results(rows), img):
+        print(f"wrote {path}")
+    print(f"updated {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

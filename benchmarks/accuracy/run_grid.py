@@ -1,0 +1,180 @@
+"""Run the ModelNet40 pruning grid: select, train a student, test; one JSON line per cell.
+
+Reuses the calibrated PointNet teacher of ``benchmarks/train_teacher.py``
+from the artifact cache (trained first if the cache lacks it, with the
+settings recorded in ``benchmarks/results/teacher_modelnet40.json``). Every
+finished cell is appended to the results file at once and skipped by a
+rerun, so the grid can run in several sittings; a student interrupted
+mid-training resumes from its last epoch checkpoint.
+
+    python benchmarks/accuracy/run_grid.py --list                  # what would run
+    python benchmarks/accuracy/run_grid.py --experiments main --budgets 400 --seeds 0
+    nohup python benchmarks/accuracy/run_grid.py > /dev/null 2>&1 &   # the whole grid
+    tail -f benchmarks/results/accuracy_progress.log
+
+``--audit`` also writes the signal audit (the paper's Table 3) of the
+embeddings and the Loss, EL2N and Entropy scores to
+``benchmarks/results/accuracy_audit.json``.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import protocol  # noqa: E402  (benchmarks/accuracy is not a package)
+
+RESULTS = REPO / "benchmarks" / "results"
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "modelnet40_ply_hdf5_1024"
+TEACHER_REPORT = RESULTS / "teacher_modelnet40.json"
+log = logging.getLogger("coreset3d.bench.accuracy")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
+                   help="ModelNet40 in the PointNet HDF5 layout")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="artifact cache (default: $CORESET3D_CACHE or ~/.cache/coreset3d)")
+    p.add_argument("--experiments", nargs="+", default=list(protocol.EXPERIMENTS),
+                   choices=protocol.EXPERIMENTS)
+    p.add_argument("--budgets", nargs="+", type=int, default=list(protocol.BUDGETS))
+    p.add_argument("--seeds", nargs="+", type=int, default=list(protocol.SEEDS))
+    p.add_argument("--methods", nargs="+", default=None, help="only these methods")
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="start no new cell after this many minutes")
+    p.add_argument("--audit", action="store_true", help="also write the signal audit")
+    p.add_argument("--list", action="store_true", help="print the pending cells and exit")
+    p.add_argument("--out", type=Path, default=RESULTS / "accuracy.jsonl")
+    p.add_argument("--log", type=Path, default=RESULTS / "accuracy_progress.log")
+    return p.parse_args(argv)
+
+
+def done_keys(path):
+    """Keys of the cells already in the results file (a torn last line is ignored)."""
+    keys = set()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                keys.add(json.loads(line)["key"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return keys
+
+
+def load_teacher(args):
+    """Data, the calibrated teacher and what the selectors need, from the cache."""
+    from coreset3d.cache import ArtifactCache
+    from coreset3d.datasets import load_modelnet40
+    from coreset3d.torch import TeacherConfig, prepare_teacher
+
+    report = json.loads(TEACHER_REPORT.read_text(encoding="utf-8"))
+    config = TeacherConfig(**report["config"])
+    train = load_modelnet40(args.data_dir, "train")
+    test = load_modelnet40(args.data_dir, "test")
+    art = prepare_teacher(train.points, train.labels, test.points, test.labels, config,
+                          cache=ArtifactCache(args.cache), n_classes=train.n_classes,
+                          device=args.device, progress=False)
+    if not art.report.get("complete", True):
+        raise SystemExit("the cached teacher is incomplete; finish benchmarks/train_teacher.py")
+    labels = np.asarray(train.labels)
+    data = {"train_points": train.points, "train_labels": labels,
+            "test_points": test.points, "test_labels": np.asarray(test.labels),
+            "n_classes": train.n_classes, "class_names": train.class_names}
+    teacher = {"embeddings": art.embeddings, "labels": labels, "scores": art.scores,
+               "recall": protocol.class_recall_proxy(art.history, labels, train.n_classes)}
+    return data, teacher, art
+
+
+def write_audit(teacher, path):
+    """Signal audit (Table 3) of embeddings vs Loss, EL2N, Entropy at each budget."""
+    from coreset3d.metrics import signal_audit
+
+    signals = {"embedding (FL-RBF gain)": teacher["embeddings"],
+               **{name: teacher["scores"][name] for name in ("loss", "el2n", "entropy")}}
+    out = {"budgets": {}}
+    for budget in protocol.BUDGETS:
+        rows = {}
+        for name, signal in signals.items():
+            audit = signal_audit(signal, teacher["labels"], budget, sigma=0.5)
+            rows[name] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                          for k, v in asdict(audit).items() if k != "classes"}
+        out["budgets"][str(budget)] = rows
+    path.write_text(json.dumps(out, indent=1, default=float) + "\n", encoding="utf-8")
+    log.info("signal audit written to %s", path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    todo_all = protocol.cells(args.experiments, args.budgets, args.seeds, args.methods)
+    done = done_keys(args.out)
+    todo = [c for c in todo_all if c.key not in done]
+    if args.list:
+        for c in todo:
+            print(c.key)
+        print(f"{len(todo)} pending of {len(todo_all)} cells ({len(todo_all) - len(todo)} done)")
+        return 0
+
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(args.log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    import torch
+
+    from coreset3d.cache import ArtifactCache
+
+    torch.set_num_threads(args.threads)
+    command = "python " + " ".join(shlex.quote(a) for a in
+                                   [os.path.relpath(__file__, REPO), *sys.argv[1:]])
+    log.info("start: %s (%d pending of %d cells)", command, len(todo), len(todo_all))
+    started = time.perf_counter()
+    data, teacher, art = load_teacher(args)
+    log.info("teacher ready (%s) in %.0fs", art.keys["calibrated"][:12],
+             time.perf_counter() - started)
+    if args.audit:
+        write_audit(teacher, RESULTS / "accuracy_audit.json")
+    ckpt_root = ArtifactCache(args.cache).path("student-checkpoint", "accuracy-grid")
+    for i, cell in enumerate(todo):
+        minutes = (time.perf_counter() - started) / 60
+        if args.max_minutes is not None and minutes > args.max_minutes:
+            log.info("stopping after %.1f min: %d cells left", minutes, len(todo) - i)
+            break
+        indices, weights, select_s, counts = protocol.select(cell.method, cell.budget,
+                                                             cell.seed, teacher)
+        ckpt = ckpt_root / cell.key.replace("|", "_")
+        result = protocol.train_student(cell, indices, weights, data, art.calibrated,
+                                        device=args.device, checkpoint_dir=ckpt)
+        shutil.rmtree(ckpt, ignore_errors=True)
+        row = {"key": cell.key, **asdict(cell), **result, "select_s": select_s,
+               "class_counts": counts.tolist(), "n_classes_kept": int((counts > 0).sum()),
+               "student": protocol.student_fields(), "teacher": art.keys["calibrated"],
+               "threads": args.threads, "load_avg": list(os.getloadavg()),
+               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        log.info("[%d/%d] %-32s OA %.2f mAcc %.2f  (select %.1fs, train %.0fs)", i + 1,
+                 len(todo), cell.key, 100 * row["oa"], 100 * row["macc"], select_s,
+                 row["train_s"])
+    log.info("done in %.1f min", (time.perf_counter() - started) / 60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
