@@ -59,6 +59,9 @@ def parse_args(argv=None):
                    help="bfloat16 autocast on CPU")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--calib-epochs", type=int, default=30)
+    p.add_argument("--calib-views", type=int, default=1,
+                   help="embeddings per shape for the calibrated head: the shape plus "
+                        "augmented copies (1: the shape only)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1 is faster than 2 on a loaded 2-core machine)")
     p.add_argument("--eval-every", type=int, default=5,
@@ -116,7 +119,7 @@ def main(argv=None):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
         label_smoothing=args.label_smoothing, mixed_precision=args.mixed_precision,
-        seed=args.seed, calib_epochs=args.calib_epochs)
+        seed=args.seed, calib_epochs=args.calib_epochs, calib_views=args.calib_views)
     budget = None if args.time_budget_min is None else 60.0 * args.time_budget_min
     out = prepare_teacher(train.points, train.labels, test.points, test.labels, config,
                           cache=ArtifactCache(args.cache), n_classes=train.n_classes,

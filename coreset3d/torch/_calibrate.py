@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._augment import default_augmentation
 from ._embed import run_inference
 from ._train import accuracy_report, train_loop
 from ._utils import (
@@ -32,6 +33,8 @@ def calibrate_head(
     weight_decay=1e-4,
     warmup_epochs=1,
     sampler="balanced",
+    n_views=1,
+    augment="default",
     embed_batch_size=64,
     device="auto",
     seed=0,
@@ -58,7 +61,7 @@ def calibrate_head(
         Data for the before/after report (e.g. the test set); the training
         set when omitted.
     epochs : int, default=30
-        Passes of class-uniform draws (``n_samples`` draws each).
+        Passes of class-uniform draws (``n_views * n_samples`` draws each).
     batch_size : int, default=256
         Embeddings per step.
     lr : float, default=1e-2
@@ -70,6 +73,16 @@ def calibrate_head(
     sampler : "balanced", None or torch Sampler, default="balanced"
         "balanced" draws every class equally often (with replacement); None
         is plain shuffling, for ablations.
+    n_views : int, default=1
+        Embeddings per training sample the head learns from: the sample as
+        given, plus ``n_views - 1`` passes of the frozen encoder over
+        ``augment``-ed copies. More views show the head the spread of
+        features that unseen shapes produce, at one encoder pass per view.
+    augment : "default" or callable, default="default"
+        Augmentation of the extra views, called as ``augment(x,
+        generator=g)`` on a batch; "default" is :func:`default_augmentation`
+        (random anisotropic scaling and translation). Unused with
+        ``n_views=1``.
     embed_batch_size : int, default=64
         Samples per forward pass of the encoder.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
@@ -97,11 +110,13 @@ def calibrate_head(
     -----
     The encoder is frozen and run in eval mode, so its embeddings are
     computed once, without augmentation, and the head is trained on the
-    stored (n_samples, embed_dim) matrix: one encoder pass over the data,
-    then ``epochs * n_samples`` cheap linear steps. Training on the stored
-    embeddings is exact, not an approximation; it excludes augmentation,
-    which would need the encoder again. The eval embeddings are shared by
-    the before and after report for the same reason.
+    stored (n_views * n_samples, embed_dim) matrix: ``n_views`` encoder
+    passes over the data, then ``epochs * n_views * n_samples`` cheap
+    linear draws (an epoch goes over every stored embedding).
+    Training on stored embeddings is exact, not an approximation: fresh
+    augmentations at every step would need the encoder again, so the views
+    are drawn once. The eval embeddings are shared by the before and after
+    report for the same reason.
 
     References
     ----------
@@ -125,10 +140,26 @@ def calibrate_head(
     n_classes = head.out_features
     device = resolve_device(device)
     embed_batch_size = check_positive_int(embed_batch_size, "embed_batch_size")
+    n_views = check_positive_int(n_views, "n_views")
+    if augment == "default":
+        augment = default_augmentation()
+    elif not callable(augment):
+        raise TypeError(f"augment must be 'default' or a callable augment(x, generator=g), "
+                        f"got {augment!r}.")
     train = as_source(points, labels, n_classes=n_classes).to(device)
     model.to(device)
     emb, _, y = run_inference(model, train, batch_size=embed_batch_size, device=device,
                               progress=progress, desc="embed train")
+    if n_views > 1:
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        views = [run_inference(model, train, batch_size=embed_batch_size, device=device,
+                               progress=progress, desc=f"embed view {v + 2}/{n_views}",
+                               transform=augment, generator=gen)[0]
+                 for v in range(n_views - 1)]
+        train_emb = np.concatenate([emb, *views])
+        train_y = np.tile(y, n_views)
+    else:
+        train_emb, train_y = emb, y
     if eval_points is None:
         if eval_labels is not None:
             raise ValueError("eval_labels was given without eval_points; pass both or neither.")
@@ -153,8 +184,9 @@ def calibrate_head(
         return F.cross_entropy(logits.float(), target), logits
 
     history = train_loop(
-        new_head, TensorSource(torch.from_numpy(emb), torch.from_numpy(y)), loss_fn=loss_fn,
-        n_classes=n_classes, epochs=epochs, batch_size=batch_size, lr=lr,
+        new_head, TensorSource(torch.from_numpy(train_emb), torch.from_numpy(train_y)),
+        loss_fn=loss_fn, n_classes=n_classes, epochs=epochs,
+        batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, augment=None, sampler=sampler,
         mixed_precision=False, record_dynamics=False, device=device, seed=seed,
         checkpoint_dir=None, resume=False, progress=progress, callbacks=None, num_workers=0,

@@ -16,10 +16,13 @@ from ._utils import (
 __all__ = ["extract_embeddings"]
 
 
-def run_inference(model, source, *, batch_size, device, progress, desc="embed"):
+def run_inference(model, source, *, batch_size, device, progress, desc="embed", transform=None,
+                  generator=None):
     """(embeddings, logits, labels) numpy of every sample of ``source``, in order.
 
-    ``labels`` is None when the source has none.
+    ``labels`` is None when the source has none. ``transform`` (an
+    augmentation, called as ``transform(x, generator=generator)``) is applied
+    to every batch before the forward pass when given.
     """
     embeddings, logits, labels = [], [], []
     batches = index_batches(len(source), batch_size)
@@ -29,6 +32,8 @@ def run_inference(model, source, *, batch_size, device, progress, desc="embed"):
             for _, x, y in source.batches(batches, device):
                 if y is not None:
                     labels.append(y.cpu())
+                if transform is not None:
+                    x = transform(x, generator=generator)
                 feats = model.forward_features(x)
                 embeddings.append(feats.float().cpu())
                 logits.append(model.head(feats).float().cpu())

@@ -47,7 +47,7 @@ _KIND_CALIBRATED = "teacher-calibrated"
 _KIND_OUTPUTS = "teacher-outputs"
 _PROGRESS = "progress.json"
 # Fields that change the calibration (and outputs) but not the trained teacher.
-_CALIB_FIELDS = ("calib_epochs", "calib_batch_size", "calib_lr")
+_CALIB_FIELDS = ("calib_epochs", "calib_batch_size", "calib_lr", "calib_views")
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,10 @@ class TeacherConfig:
         Epochs of class-balanced head re-training (:func:`calibrate_head`).
     calib_batch_size : int, default=256
     calib_lr : float, default=1e-2
+    calib_views : int, default=1
+        Embeddings per training shape the calibrated head learns from: the
+        shape itself plus ``calib_views - 1`` augmented copies (the training
+        augmentation), see ``n_views`` of :func:`calibrate_head`.
 
     Examples
     --------
@@ -124,6 +128,7 @@ class TeacherConfig:
     calib_epochs: int = 30
     calib_batch_size: int = 256
     calib_lr: float = 1e-2
+    calib_views: int = 1
 
     def __post_init__(self):
         if self.model not in ("pointnet", "dgcnn"):
@@ -133,8 +138,11 @@ class TeacherConfig:
             raise ValueError(f"TeacherConfig.augment must be 'default' or 'none', got "
                              f"{self.augment!r}.")
         for name in ("embed_dim", "k", "epochs", "batch_size", "calib_epochs",
-                     "calib_batch_size"):
+                     "calib_batch_size", "calib_views"):
             _check_int(getattr(self, name), name)
+        if self.calib_views > 1 and self.augment == "none":
+            raise ValueError(f"TeacherConfig.calib_views={self.calib_views} draws augmented "
+                             "views, but augment='none'; use augment='default' or calib_views=1.")
         if self.n_points is not None:
             _check_int(self.n_points, "n_points")
         if self.n_points is not None and self.n_points < 1:
@@ -550,6 +558,8 @@ def prepare_teacher(train_points, train_labels, test_points=None, test_labels=No
             eval_points=None if test_n is None else test_n[0],
             eval_labels=None if test_n is None else test_n[1],
             epochs=config.calib_epochs, batch_size=config.calib_batch_size, lr=config.calib_lr,
+            n_views=config.calib_views,
+            augment=default_augmentation(),
             device=device, seed=config.seed, progress=progress)
         cmeta = {"before": _acc_json(rep["before"]), "after": _acc_json(rep["after"]),
                  "eval_set": "test" if test is not None else "train",

@@ -65,3 +65,37 @@ def test_calibration_errors():
                        progress=False)
     with pytest.raises(TypeError, match="must expose forward_features"):
         calibrate_head(nn.Linear(2, 3), X, y, device="cpu")
+
+
+class _Noise:
+    """A toy augmentation for 2-D inputs that counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, x, generator=None):
+        self.calls += 1
+        return x + 0.3 * torch.randn(x.shape, generator=generator)
+
+
+def test_calibration_views_learn_from_augmented_embeddings_deterministically():
+    teacher, X, y = _long_tailed_teacher()
+    noise = _Noise()
+    a, rep = calibrate_head(teacher, X, y, epochs=2, n_views=3, augment=noise,
+                            embed_batch_size=100, device="cpu", progress=False, seed=1)
+    # two extra passes over 348 samples in batches of 100
+    assert noise.calls == 2 * 4
+    b, _ = calibrate_head(teacher, X, y, epochs=2, n_views=3, augment=_Noise(),
+                          embed_batch_size=100, device="cpu", progress=False, seed=1)
+    single, _ = calibrate_head(teacher, X, y, epochs=2, device="cpu", progress=False, seed=1)
+    assert torch.equal(a.head.weight, b.head.weight)
+    assert not torch.equal(a.head.weight, single.head.weight)
+    assert len(rep["history"].loss) == 2
+
+
+def test_calibration_view_errors():
+    teacher, X, y = _long_tailed_teacher()
+    with pytest.raises(ValueError, match="n_views"):
+        calibrate_head(teacher, X, y, n_views=0, device="cpu", progress=False)
+    with pytest.raises(TypeError, match="augment must be 'default' or a callable"):
+        calibrate_head(teacher, X, y, n_views=2, augment="flip", device="cpu", progress=False)

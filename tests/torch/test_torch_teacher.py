@@ -84,10 +84,12 @@ def test_changed_config_or_data_gives_new_keys(tmp_path, counted):
     pts, y = _data()
     base = prepare_teacher(pts, y, config=CFG, cache=tmp_path, **RUN)
     recal = prepare_teacher(pts, y, config=CFG.replace(calib_epochs=3), cache=tmp_path, **RUN)
+    views = prepare_teacher(pts, y, config=CFG.replace(calib_views=2), cache=tmp_path, **RUN)
     # a calibration setting reuses the trained network and re-calibrates
-    assert recal.keys["teacher"] == base.keys["teacher"]
-    assert recal.keys["calibrated"] != base.keys["calibrated"]
-    assert counted == {"fit": 1, "calibrate": 2}
+    assert recal.keys["teacher"] == views.keys["teacher"] == base.keys["teacher"]
+    assert len({recal.keys["calibrated"], views.keys["calibrated"],
+                base.keys["calibrated"]}) == 3
+    assert counted == {"fit": 1, "calibrate": 3}
     retrained = prepare_teacher(pts, y, config=CFG.replace(lr=2e-3), cache=tmp_path, **RUN)
     assert retrained.keys["teacher"] != base.keys["teacher"]
     assert counted["fit"] == 2
@@ -194,6 +196,10 @@ def test_config_validation():
         TeacherConfig(lr=0.0)
     with pytest.raises(ValueError, match=r"TeacherConfig.augment must be"):
         TeacherConfig(augment="rotate")
+    with pytest.raises(ValueError, match=r"calib_views=2 draws augmented views, but augment"):
+        TeacherConfig(calib_views=2, augment="none")
+    with pytest.raises(ValueError, match=r"TeacherConfig.calib_views must be an int >= 1"):
+        TeacherConfig(calib_views=0)
     with pytest.raises(ValueError, match=r"has no field\(s\) \['epoch'\]"):
         CFG.replace(epoch=3)
     assert CFG.replace(model="dgcnn", k=4).build_model(3).head.out_features == 3
