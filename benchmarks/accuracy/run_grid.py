@@ -55,7 +55,11 @@ def parse_args(argv=None):
     p.add_argument("--budgets", nargs="+", type=int, default=list(protocol.BUDGETS))
     p.add_argument("--seeds", nargs="+", type=int, default=list(protocol.SEEDS))
     p.add_argument("--methods", nargs="+", default=None, help="only these methods")
-    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="run only every N-th pending cell, starting at the I-th: N processes "
+                        "with shards 0/N .. N-1/N split the grid (one torch thread each is the "
+                        "fastest use of a small CPU)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="start no new cell after this many minutes")
@@ -76,6 +80,16 @@ def done_keys(path):
             except (json.JSONDecodeError, KeyError):
                 continue
     return keys
+
+
+def parse_shard(text):
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        i = n = -1
+    if not 0 <= i < n:
+        raise SystemExit(f"--shard must be I/N with 0 <= I < N (e.g. 0/2), got {text!r}.")
+    return i, n
 
 
 def load_teacher(args):
@@ -124,11 +138,14 @@ def main(argv=None):
     args = parse_args(argv)
     todo_all = protocol.cells(args.experiments, args.budgets, args.seeds, args.methods)
     done = done_keys(args.out)
-    todo = [c for c in todo_all if c.key not in done]
+    pending = [c for c in todo_all if c.key not in done]
+    shard, n_shards = parse_shard(args.shard)
+    todo = pending[shard::n_shards]
     if args.list:
         for c in todo:
             print(c.key)
-        print(f"{len(todo)} pending of {len(todo_all)} cells ({len(todo_all) - len(todo)} done)")
+        print(f"{len(todo)} cells for shard {args.shard}; {len(pending)} pending of "
+              f"{len(todo_all)} ({len(todo_all) - len(pending)} done)")
         return 0
 
     args.log.parent.mkdir(parents=True, exist_ok=True)
