@@ -1,22 +1,28 @@
 """The RBF / facility-location numba kernels against their pure-numpy twins."""
 
+import platform
+import re
+
+import numba
 import numpy as np
 import pytest
 
 from coreset3d._kernels._rbf import (
+    LANES,
     fl_gain,
     fl_gains,
     fl_gains_serial,
     fl_update,
     lazy_greedy_dense,
-    mirror_lower,
+    mirror_tile,
     rbf_exponent,
     rbf_exponent_serial,
+    rbf_exponent_tile,
 )
 
 DTYPES = [np.float32, np.float64]
-# 1 and 7: tail only; 8, 16: no tail; 9, 15, 17, 33: full lanes and a tail
-LENGTHS = [1, 7, 8, 9, 15, 16, 17, 33]
+# 1, 7 and 63: tail only; 64, 128: no tail; 65, 127, 129, 200: full lanes and a tail
+LENGTHS = [1, 7, 63, 64, 65, 127, 128, 129, 200]
 
 
 # ------------------------------------------------------------- numpy twins
@@ -27,25 +33,34 @@ def rbf_exponent_numpy(block, sq_rows, sq_cols, gamma):
     return (-np.float64(gamma) * np.maximum(d2, 0.0)).astype(block.dtype)
 
 
-def mirror_lower_numpy(K, start, stop):
-    """Twin of ``mirror_lower``."""
+def rbf_exponent_tile_numpy(K, i0, i1, j0, j1, sq, gamma):
+    """Twin of ``rbf_exponent_tile``: ``rbf_exponent_numpy`` on the tile, the rest untouched."""
     out = K.copy()
-    out[:start, start:stop] = K[start:stop, :start].T
+    out[i0:i1, j0:j1] = rbf_exponent_numpy(K[i0:i1, j0:j1], sq[i0:i1], sq[j0:j1], gamma)
+    return out
+
+
+def mirror_tile_numpy(K, i0, i1, j0, j1):
+    """Twin of ``mirror_tile``."""
+    out = K.copy()
+    out[j0:j1, i0:i1] = K[i0:i1, j0:j1].T
     return out
 
 
 def fl_gain_numpy(row, best):
-    """Twin of ``fl_gain``: the same eight float64 lanes, combined pairwise, then the tail."""
+    """Twin of ``fl_gain``: LANES float64 partial sums, combined by halving, then the tail."""
     d = np.maximum(row.astype(np.float64) - best.astype(np.float64), 0.0)
-    n_main = d.shape[0] - d.shape[0] % 8
-    lanes = np.zeros(8)
-    for start in range(0, n_main, 8):
-        lanes += d[start : start + 8]  # lane k adds terms k, k+8, k+16, ... in order
+    n_main = d.shape[0] - d.shape[0] % LANES
+    lanes = np.zeros(LANES)
+    for start in range(0, n_main, LANES):
+        lanes += d[start : start + LANES]  # lane k adds terms k, k+LANES, ... in order
     tail = 0.0
     for value in d[n_main:].tolist():
         tail += value
-    a = lanes.tolist()
-    return (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) + tail
+    while lanes.shape[0] > 1:  # lane k takes lane k + width, width = 32, 16, ..., 1
+        width = lanes.shape[0] // 2
+        lanes = lanes[:width] + lanes[width:]
+    return float(lanes[0]) + tail
 
 
 def greedy_numpy(K, best, candidates, n_new):
@@ -132,26 +147,46 @@ def test_rbf_exponent_on_a_strided_block_view(kernel, dtype):
     assert np.all(big[outside] == 7.0)  # nothing written outside the view
 
 
-# ------------------------------------------------------------- mirror_lower
+# ------------------------------------------------------- rbf_exponent_tile
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, start, stop", [(5, 0, 5), (5, 2, 5), (9, 3, 7), (150, 70, 150),
-                                            (150, 129, 140)])
-def test_mirror_lower_matches_numpy(dtype, n, start, stop):
-    # 150 rows: more than one 64-column tile, and a last tile that is cut short.
+@pytest.mark.parametrize("tile", [(0, 5, 0, 5), (3, 11, 0, 3), (0, 4, 6, 17), (16, 17, 2, 9)])
+def test_rbf_exponent_tile_matches_numpy(dtype, tile):
+    rng = np.random.RandomState(5)
+    X = rng.randn(17, 6).astype(dtype)
+    sq = (X.astype(np.float64) ** 2).sum(axis=1).astype(dtype)
+    K = (X @ X.T.copy()).astype(dtype)
+    i0, i1, j0, j1 = tile
+    block = K[i0:i1, j0:j1].copy()
+    expected = rbf_exponent_tile_numpy(K, *tile, sq, dtype(0.37))
+    rbf_exponent_tile(K, *tile, sq, dtype(0.37))
+    np.testing.assert_array_equal(K, expected)  # the tile changed, nothing else did
+    # the same numbers as rbf_exponent on a copy of the tile
+    rbf_exponent_serial(block, sq[i0:i1], sq[j0:j1], dtype(0.37))
+    np.testing.assert_array_equal(K[i0:i1, j0:j1], block)
+
+
+# ------------------------------------------------------------- mirror_tile
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, tile", [(5, (2, 5, 0, 2)), (9, (3, 7, 0, 3)), (150, (70, 150, 0, 70)),
+                                     (150, (129, 140, 0, 129)), (150, (100, 133, 17, 60)),
+                                     (40, (0, 10, 20, 37))])
+def test_mirror_tile_matches_numpy(dtype, n, tile):
+    # 150 rows: more than one 16-row strip, and a last strip that is cut short; the last
+    # case mirrors a tile above the diagonal to below it.
     K = np.random.RandomState(2).rand(n, n).astype(dtype)
-    expected = mirror_lower_numpy(K, start, stop)
-    mirror_lower(K, start, stop)
+    expected = mirror_tile_numpy(K, *tile)
+    mirror_tile(K, *tile)
     np.testing.assert_array_equal(K, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_mirror_lower_on_a_strided_view(dtype):
+def test_mirror_tile_on_a_strided_view(dtype):
     big = np.random.RandomState(3).rand(90, 100).astype(dtype)
     original = big.copy()
     K = big[3:83, 7:87]  # 80 x 80, rows 100 long: not contiguous
     assert not K.flags.c_contiguous
-    expected = mirror_lower_numpy(K, 66, 80)
-    mirror_lower(K, 66, 80)
+    expected = mirror_tile_numpy(K, 66, 80, 0, 66)
+    mirror_tile(K, 66, 80, 0, 66)
     np.testing.assert_array_equal(big[3:83, 7:87], expected)
     outside = np.ones(big.shape, dtype=bool)
     outside[3:83, 7:87] = False
@@ -175,13 +210,50 @@ def test_fl_gain_matches_numpy_bit_for_bit(dtype, n):
     assert got > 0
 
 
-def test_fl_gain_order_of_summation_is_the_eight_lanes():
+def test_fl_gain_order_of_summation_is_the_lanes():
     # 1 + 2**-53 rounds to 1, but 2**-53 + 2**-53 in one lane is exact: the lane layout shows.
     tiny = 2.0**-53
-    row = np.array([1.0, tiny, 0, 0, 0, 0, 0, 0, 0, tiny, 0, 0, 0, 0, 0, 0])
-    best = np.zeros(16)
-    # lane 1 holds tiny + tiny = 2**-52, and 1 + 2**-52 is a float64 number
+    row = np.zeros(2 * LANES + 3)
+    row[0] = 1.0
+    row[1] = row[1 + LANES] = tiny  # both in lane 1: 2**-52, and 1 + 2**-52 is a float64
+    best = np.zeros_like(row)
     assert fl_gain(row, best) == 1.0 + 2.0**-52 == fl_gain_numpy(row, best)
+    # in lanes 1 and 2, each tiny meets a larger partial sum alone and is rounded away:
+    # lane 2 joins lane 0 (1.0) before lane 1 does
+    row[1 + LANES], row[2] = 0.0, tiny
+    assert fl_gain(row, best) == 1.0 == fl_gain_numpy(row, best)
+    # the tail is summed apart and added last
+    row[2], row[2 * LANES + 1], row[2 * LANES + 2] = 0.0, tiny, tiny
+    row[1] = 0.0
+    assert fl_gain(row, best) == 1.0 + 2.0**-52 == fl_gain_numpy(row, best)
+
+
+@pytest.mark.skipif(platform.machine().lower() not in {"x86_64", "amd64"},
+                    reason="checks x86-64 instructions")
+@pytest.mark.parametrize("kernel", [fl_gain, fl_gains_serial, fl_update, rbf_exponent_tile])
+def test_kernels_run_on_packed_simd_without_fastmath(kernel):
+    # Compiled afresh (the cached code cannot be inspected): the gain sums must use packed
+    # double adds (v)addpd on 128/256/512-bit registers, and no kernel may carry fast-math
+    # flags, which would let LLVM reorder the sums.
+    fresh = numba.njit(nogil=True)(kernel.py_func)
+    rng = np.random.RandomState(0)
+    K = rng.rand(200, 200).astype(np.float32)
+    best = np.zeros(200, dtype=np.float32)
+    sq = np.ones(200, dtype=np.float32)
+    args = {
+        "fl_gain": (K[0], best),
+        "_fl_gains": (K, best, np.empty(200)),
+        "fl_update": (K[0], best),
+        "rbf_exponent_tile": (K, 0, 100, 0, 200, sq, np.float32(0.5)),
+    }[kernel.py_func.__name__]
+    fresh(*args)
+    asm = "\n".join(fresh.inspect_asm().values())
+    ir = "\n".join(fresh.inspect_llvm().values())
+    assert not re.search(r"\b(fast|reassoc|contract|afn|arcp)\b", ir)
+    if "exponent" in kernel.py_func.__name__:
+        assert re.search(r"\bv?(mul|max)p[sd]\s+[^\n]*%[xyz]mm", asm)
+    else:
+        assert re.search(r"\bv?addpd\s+[^\n]*%[xyz]mm", asm)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

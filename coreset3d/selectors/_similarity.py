@@ -1,32 +1,81 @@
 """RBF similarity rows on demand, under a memory budget.
 
 Everything here multiplies two distinct arrays (``X[rows] @ X.T`` with
-``X[rows]`` a fancy-indexed copy). numpy hands ``X @ X.T`` to a symmetric
-BLAS routine that, in some OpenBLAS builds, crashes or returns wrong numbers
-on large matrices; ``tests/test_similarity.py`` guards the blocked path.
+``X[rows]`` a fancy-indexed copy; tiles of the full kernel take disjoint row
+ranges of X, or a copy on the diagonal). numpy hands ``X @ X.T`` to a
+symmetric BLAS routine that, in some OpenBLAS builds, crashes or returns wrong
+numbers on large matrices; ``tests/test_similarity.py`` guards the blocked
+path.
 """
 
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba import get_num_threads
 from scipy.spatial.distance import pdist
+from threadpoolctl import ThreadpoolController
 
 from .._kernels._rbf import (
     fl_gains,
     fl_gains_serial,
-    mirror_lower,
-    mirror_lower_serial,
+    mirror_tile,
     rbf_exponent,
     rbf_exponent_serial,
+    rbf_exponent_tile,
 )
 
 #: Blocks smaller than this many entries run the serial kernels.
 PARALLEL_MIN = 2**21
+#: Bytes of one tile of the full-kernel build: it stays in a core's L2 cache from
+#: the product through exp to its mirror.
+TILE_BYTES = 2**20
 
 
 def _threaded(parallel, serial, size):
     return parallel if size >= PARALLEL_MIN else serial
+
+
+_blas = []  # one ThreadpoolController, made on first use (it scans the loaded libraries)
+
+
+def _single_threaded_blas():
+    if not _blas:
+        _blas.append(ThreadpoolController())
+    return _blas[0].limit(limits=1, user_api="blas")
+
+
+def _run_tasks(task, items, size):
+    """``task(item)`` for every item, on numba's thread count when ``size`` entries are many.
+
+    Each thread takes the next item when it is done with one (sizes may vary);
+    BLAS runs single-threaded meanwhile, so the threads neither oversubscribe
+    the cores nor wait for BLAS threads that spin. The first error is re-raised.
+    """
+    n_threads = min(get_num_threads(), len(items)) if size >= PARALLEL_MIN else 1
+    if n_threads <= 1:
+        for item in items:
+            task(item)
+        return
+    queue, lock = iter(items), threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            task(item)
+
+    with _single_threaded_blas(), ThreadPoolExecutor(n_threads - 1) as pool:
+        others = [pool.submit(worker) for _ in range(n_threads - 1)]
+        try:
+            worker()
+        finally:
+            for future in others:
+                future.result()
 
 __all__ = ["RBFRows", "median_sigma", "parse_memory", "rbf_gamma", "rbf_similarity", "unit_rows"]
 
@@ -156,6 +205,8 @@ class RBFRows:
         if block_bytes is None:  # 64 MiB, or a quarter of the budget (at least one row)
             block_bytes = min(64 * 2**20, max(row_bytes, max_memory // 4))
         self.block_rows = int(max(1, min(self.n, block_bytes // row_bytes)))
+        side = int(np.sqrt(TILE_BYTES // self.dtype.itemsize)) // 16 * 16
+        self.tile_rows = min(self.block_rows, side)  # tiles of build_full
         work = 2 * self.block_rows * row_bytes
         self.capacity = int(min(self.n, max(0, (max_memory - work) // row_bytes)))
         self.cache = np.empty((self.capacity, self.n), dtype=self.dtype)
@@ -178,16 +229,28 @@ class RBFRows:
         return np.exp(block, out=block)
 
     def build_full(self):
-        """Compute the whole kernel into the cache, one lower-triangle block at a time."""
-        K = self.cache
-        for start in range(0, self.n, self.block_rows):
-            stop = min(start + self.block_rows, self.n)
-            part = K[start:stop, :stop]
-            part[...] = self.X[start:stop].copy() @ self.X[:stop].T  # distinct operands
-            exponent = _threaded(rbf_exponent, rbf_exponent_serial, part.size)
-            exponent(part, self.sq[start:stop], self.sq[:stop], self.gamma)
+        """Compute the whole kernel into the cache, tile by tile below the diagonal.
+
+        Each tile is a product of two distinct arrays written straight into the
+        cache, turned into exponents, exponentiated and copied to its mirror
+        tile above the diagonal while it is in cache; threads take tiles in turn.
+        """
+        K, X, sq, gamma, size = self.cache, self.X, self.sq, self.gamma, self.tile_rows
+        starts = range(0, self.n, size)
+
+        def tile(ij):
+            i0, j0 = ij
+            i1, j1 = min(i0 + size, self.n), min(j0 + size, self.n)
+            part = K[i0:i1, j0:j1]
+            # a copy on the diagonal: numpy sends X[a] @ X[a].T to the unsafe symmetric routine
+            left = X[i0:i1].copy() if i0 == j0 else X[i0:i1]
+            np.matmul(left, X[j0:j1].T, out=part)
+            rbf_exponent_tile(K, i0, i1, j0, j1, sq, gamma)
             np.exp(part, out=part)
-            _threaded(mirror_lower, mirror_lower_serial, part.size)(K, start, stop)
+            if j0 < i0:
+                mirror_tile(K, i0, i1, j0, j1)
+
+        _run_tasks(tile, [(i, j) for i in starts for j in starts if j <= i], K.size)
         self.slot = np.arange(self.n)
         self.n_computed += self.n
 
@@ -255,9 +318,14 @@ class RBFRows:
     def initial_gains(self, best, candidates):
         """Gains of every candidate against ``best``; fills the cache as it goes."""
         if self.full:
-            all_gains = np.empty(self.n, dtype=np.float64)
-            _threaded(fl_gains, fl_gains_serial, self.cache.size)(self.cache, best, all_gains)
-            return all_gains[candidates]
+            gains = np.empty(self.n, dtype=np.float64)
+
+            def rows(start):
+                stop = min(start + self.tile_rows, self.n)
+                fl_gains_serial(self.cache[start:stop], best, gains[start:stop])
+
+            _run_tasks(rows, range(0, self.n, self.tile_rows), self.cache.size)
+            return gains[candidates]
         gains = np.empty(candidates.shape[0], dtype=np.float64)
         for start in range(0, candidates.shape[0], self.block_rows):
             rows = candidates[start : start + self.block_rows]
