@@ -15,7 +15,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._blocks import RowBlocks, is_out_of_core
 
 __all__ = ["BaseSelector", "EmptyClassWarning", "resolve_budget", "prior_weights"]
 
@@ -175,7 +183,10 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Embeddings, one row per sample; float32 stays float32.
+            Embeddings, one row per sample; float32 stays float32. A
+            ``numpy.memmap``, h5py dataset or zarr array is validated in row
+            blocks and, by the selectors that can (see
+            ``docs/user_guide.md``), read in row blocks, never whole.
         y : array-like of shape (n_samples,), default=None
             Class labels (ints or strings).
         initial_indices : array-like of int, default=None
@@ -198,7 +209,10 @@ class BaseSelector(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__}.fit got unexpected arguments {unexpected}; "
                 f"it takes {accepted}."
             )
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        if is_out_of_core(X):
+            X = self._validate_blocks(X)
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
         n_samples = X.shape[0]
         y_enc = self._encode_labels(y, n_samples)
         n_select = resolve_budget(self.budget, n_samples)
@@ -224,6 +238,25 @@ class BaseSelector(TransformerMixin, BaseEstimator):
 
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
         raise NotImplementedError
+
+    def _accepts_blocks(self):
+        """Whether ``_select`` can take X as a :class:`RowBlocks` (read in row blocks)."""
+        return False
+
+    def _validate_blocks(self, X):
+        """Validate a memmap/h5py/zarr X block by block; never read it whole unless needed."""
+        rows = RowBlocks(X)
+        if rows.shape[0] < 1 or rows.shape[1] < 1:
+            raise ValueError(
+                f"Found array with shape {rows.shape} while a minimum of 1 sample and "
+                "1 feature is required; X holds no embeddings."
+            )
+        if isinstance(X, RowBlocks):  # handed on by a meta-selector: validated already
+            rows.abs_max = X.abs_max
+        rows.validate()
+        _check_feature_names(self, rows, reset=True)
+        _check_n_features(self, rows, reset=True)
+        return rows if self._accepts_blocks() else rows.to_array()
 
     def _accepted_fit_params(self):
         return self._fit_params
@@ -298,13 +331,19 @@ class BaseSelector(TransformerMixin, BaseEstimator):
             ``X[sample_indices_]``, in selection order.
         """
         check_is_fitted(self, "sample_indices_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        if X.shape[0] != self.n_samples_fit_:
+        if is_out_of_core(X):  # read the selected rows only
+            rows = RowBlocks(X)
+            _check_n_features(self, rows, reset=False)
+        else:
+            rows = X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if rows.shape[0] != self.n_samples_fit_:
             raise ValueError(
                 f"transform(X) returns selected rows of the X given to fit, which had "
-                f"{self.n_samples_fit_} rows; this X has {X.shape[0]}. Index another "
+                f"{self.n_samples_fit_} rows; this X has {rows.shape[0]}. Index another "
                 "array aligned with the fitted one as array[selector.sample_indices_]."
             )
+        if isinstance(rows, RowBlocks):
+            return RowBlocks(rows.take(self.sample_indices_)).validate().source
         return X[self.sample_indices_]
 
     def get_support(self, indices=False):

@@ -90,6 +90,8 @@ def _selectors():
             )
             continue
         yield cls(budget=0.5, random_state=0) if "random_state" in cls().get_params() else cls(0.5)
+    yield coreset3d.FacilityLocationRBF(budget=0.5, similarity="knn", n_neighbors=3,
+                                        random_state=0)
     yield ScalarScoreOnFirstColumn(budget=0.5, mode="middle")
     yield CCSOnFirstColumn(budget=0.5, n_strata=3, random_state=0)
     yield CCSCPOnFirstColumn(budget=0.5, n_strata=3, random_state=0)

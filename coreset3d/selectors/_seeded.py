@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._blocks import take_rows
 from ..allocation import floor_allocation
 from ..base import BaseSelector, EmptyClassWarning
 
@@ -66,6 +67,12 @@ class SeededGlobalSelector(BaseSelector):
     Cost: one ``base`` fit per class on ``n_c`` rows plus one on all ``n``
     rows; for FL-RBF about ``O(sum_c n_c^2 d + n^2 d)``.
 
+    Where ``base`` reads X in row blocks (``KCenterGreedy``,
+    ``FacilityLocationRBF(similarity="knn")``), a ``numpy.memmap``, h5py or
+    zarr X is never loaded whole: phase 1 reads the rows of one class at a
+    time, phase 2 hands X on to ``base``. A class with no more rows than a
+    kNN base's ``n_neighbors`` is seeded with every other row as neighbour.
+
     References
     ----------
     .. [1] Exploring 3D Dataset Pruning, Sec. 3.3 (Seeded Global Selection).
@@ -120,6 +127,9 @@ class SeededGlobalSelector(BaseSelector):
     def _accepted_fit_params(self):
         return self._make_base(1, None)._accepted_fit_params()
 
+    def _accepts_blocks(self):  # a memmap/h5py/zarr X stays on disk where base reads blocks
+        return self._make_base(1, None)._accepts_blocks()
+
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
         n_samples = X.shape[0]
         n_classes = self.classes_.shape[0]
@@ -152,13 +162,19 @@ class SeededGlobalSelector(BaseSelector):
                 picked = rows[random_state.choice(rows.shape[0], n_c, replace=False)]
             else:
                 sub = self._make_base(int(n_c), random_state)
+                n_neighbors = sub.get_params().get("n_neighbors")
+                if n_neighbors is not None and n_neighbors >= rows.shape[0]:
+                    if rows.shape[0] == 1:  # a one-row class: nothing to search
+                        seeds.append(rows)
+                        continue
+                    sub.set_params(n_neighbors=rows.shape[0] - 1)  # every other row
                 sub_params = {
                     key: np.asarray(v)[rows] if key in per_sample and v is not None else v
                     for key, v in fit_params.items()
                 }
                 with warnings.catch_warnings():  # the inner weights are not used
                     warnings.simplefilter("ignore", EmptyClassWarning)
-                    sub.fit(X[rows], y[rows], **sub_params)
+                    sub.fit(take_rows(X, rows), y[rows], **sub_params)
                 picked = rows[sub.sample_indices_]
             seeds.append(picked)
         self.seed_indices_ = np.concatenate(seeds) if seeds else np.empty(0, dtype=np.intp)
