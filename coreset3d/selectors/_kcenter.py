@@ -5,6 +5,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._blocks import RowBlocks
 from .._kernels._kcenter import kcenter_update
 from ..base import BaseSelector
 from ._similarity import unit_rows
@@ -78,6 +79,10 @@ class KCenterGreedy(BaseSelector):
     in float64, since they feed an argmax; ``metric="cosine"`` adds one
     normalised copy of ``X``.
 
+    A ``numpy.memmap``, h5py or zarr ``X`` is never read whole: every step
+    sweeps it in row blocks (normalising each block for "cosine"), so memory
+    is ``O(N)`` plus one block, and the picks are the same as in memory.
+
     References
     ----------
     .. [1] T. F. Gonzalez, "Clustering to minimize the maximum intercluster
@@ -117,22 +122,24 @@ class KCenterGreedy(BaseSelector):
         self.start = start
         self.block_size = block_size
 
+    def _accepts_blocks(self):
+        return True
+
     def _select(self, X, y, n_select, initial, random_state, **fit_params):
         n_samples = X.shape[0]
-        if self.metric == "cosine":
-            X = _unit_rows(X)
-        X = np.ascontiguousarray(X)
+        rows = _Rows(X, cosine=self.metric == "cosine")
         block_size = int(self.block_size)
 
         if initial.shape[0] == 0:
             initial = np.array([self._start_row(n_samples, random_state)], dtype=np.intp)
         self.start_ = int(initial[0])
 
+        centers = rows.take(initial)
         min_sq = np.full(n_samples, np.inf)
-        kcenter_update(X, X[initial], min_sq, block_size)
+        rows.update(centers, min_sq, block_size)
         min_sq[initial] = _SELECTED
         gains = np.empty(n_select)
-        gains[: initial.shape[0]] = _sequential_gains(X[initial], block_size)
+        gains[: initial.shape[0]] = _sequential_gains(centers, block_size)
 
         order = np.empty(n_select, dtype=np.intp)
         order[: initial.shape[0]] = initial
@@ -141,7 +148,7 @@ class KCenterGreedy(BaseSelector):
             order[t] = j
             gains[t] = np.sqrt(min_sq[j])
             min_sq[j] = _SELECTED
-            kcenter_update(X, X[j : j + 1], min_sq, block_size)
+            rows.update(rows.take(np.array([j])), min_sq, block_size)
         self.radius_ = float(np.sqrt(max(min_sq.max(), 0.0)))
         return order, gains
 
@@ -156,17 +163,49 @@ class KCenterGreedy(BaseSelector):
         return int(self.start)
 
 
+class _Rows:
+    """X for the k-center sweeps: in memory (one block) or read in row blocks."""
+
+    def __init__(self, X, *, cosine):
+        self.cosine = cosine
+        self.blocked = X if isinstance(X, RowBlocks) else None
+        if self.blocked is None:
+            self.X = np.ascontiguousarray(_unit_rows(X) if cosine else X)
+        elif cosine:  # refuse zero rows before the first sweep
+            zero = [start + np.flatnonzero(~block.any(axis=1))
+                    for start, block in self.blocked.blocks()]
+            _refuse_zero_rows(np.concatenate(zero))
+
+    def take(self, rows):
+        if self.blocked is None:
+            return self.X[rows]
+        part = self.blocked.take(rows)
+        return _unit_rows(part) if self.cosine else part
+
+    def update(self, centers, min_sq, block_size):
+        """Lower ``min_sq`` with ``centers`` (rows as ``take`` returns them)."""
+        if self.blocked is None:
+            kcenter_update(self.X, centers, min_sq, block_size)
+            return
+        for start, block in self.blocked.blocks():
+            if self.cosine:
+                block = unit_rows(block)
+            kcenter_update(block, centers, min_sq[start : start + block.shape[0]], block_size)
+
+
 def _unit_rows(X):
     """L2-normalised copy of ``X`` (same dtype); refuse rows of zero norm."""
-    scale = np.abs(X).max(axis=1, keepdims=True)
-    zero = np.flatnonzero(scale[:, 0] == 0)
+    _refuse_zero_rows(np.flatnonzero(~X.any(axis=1)))
+    return unit_rows(X)
+
+
+def _refuse_zero_rows(zero):
     if zero.shape[0]:
         raise ValueError(
             f"metric='cosine' needs rows of X with non-zero norm, but X has {zero.shape[0]} "
             f"all-zero rows (e.g. rows {zero[:5].tolist()}); drop those rows or use "
             "metric='euclidean'."
         )
-    return unit_rows(X)
 
 
 def _sequential_gains(C, block_size):
