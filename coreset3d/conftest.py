@@ -4,12 +4,19 @@ import sys
 
 import pytest
 
+collect_ignore = []
 try:
     import torch  # noqa: F401
     import tqdm  # noqa: F401
 except ImportError:
     # The optional extra is not installed: importing coreset3d.torch raises ImportError.
-    collect_ignore = ["torch"]
+    collect_ignore.append("torch")
+try:
+    import dask.array  # noqa: F401
+    import distributed  # noqa: F401
+except ImportError:
+    # Likewise for coreset3d.distributed without the "distributed" extra.
+    collect_ignore.append("distributed")
 
 
 @pytest.fixture(autouse=True)
