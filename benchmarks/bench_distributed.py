@@ -1,0 +1,188 @@
+"""DistributedSelector (GreeDi on Dask) against single-machine FacilityLocationRBF.
+
+N = 100,000 float32 embeddings of d = 128 (the long-tailed mixture of
+bench_selection.py, L2-normalised), budget 1 %, FL-RBF with sigma = 0.5 and
+a dense kernel per partition (8 partitions of 12,500 rows). Cells, each in a
+fresh subprocess so that its peak memory is its own:
+
+- ``single``: FacilityLocationRBF on all rows in one process (both cores; the
+  100k x 100k kernel does not fit, so it runs on its row cache);
+- ``local``: DistributedSelector without a client (the synchronous scheduler
+  in this process, both cores through numba and BLAS);
+- ``dask-1``, ``dask-2``: a LocalCluster of 1 or 2 worker processes of one
+  thread each (numba and BLAS limited to one thread per worker), reading
+  the embeddings from an ``.npy`` file with ``from_npy`` on the workers.
+
+Each finished cell is appended to a JSON-lines file at once (a rerun skips
+cells already there; ``--fresh`` starts over). The objective
+F(S) = sum_i max_{j in S} K(x_i, x_j) of every selection is evaluated by
+bench_selection.objective (float64, one routine for all), outside the timed
+subprocess.
+
+    python benchmarks/bench_distributed.py                  # all cells, then the table
+    python benchmarks/bench_distributed.py --n 20000 --cells local dask-2
+"""
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_selection import load_rows, make_embeddings, objective, record  # noqa: E402
+
+SIGMA = 0.5
+CELLS = ("single", "local", "dask-1", "dask-2")
+DEFAULT_OUT = HERE / "results" / "distributed.jsonl"
+ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def worker(cell, data, n_select, n_partitions, picks):
+    from coreset3d import FacilityLocationRBF
+
+    fl = FacilityLocationRBF(sigma=SIGMA, normalize=False)
+    row = {"cell": cell, "budget": n_select, "n_partitions": n_partitions}
+    if cell in ("single", "local"):
+        X = np.load(data)
+        fl.set_params(budget=8).fit(X[:2000])  # load the numba cache outside the timing
+        log(f"{cell}: fitting {X.shape} ...")
+        start = time.perf_counter()
+        if cell == "single":
+            sel = fl.set_params(budget=n_select).fit(X)
+        else:
+            from coreset3d.distributed import DistributedSelector
+
+            sel = DistributedSelector(
+                fl, budget=n_select, n_partitions=n_partitions, random_state=0
+            ).fit(X)
+        row["seconds"] = time.perf_counter() - start
+        row["peak_rss_bytes"] = peak_rss()
+        row["worker_peak_rss_bytes"] = []
+    else:
+        from distributed import Client, LocalCluster
+
+        from coreset3d.distributed import DistributedSelector, from_npy
+
+        n_workers = int(cell.split("-")[1])
+        start = time.perf_counter()
+        with LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, env=ONE_THREAD,
+        ) as cluster, Client(cluster) as client:
+            row["startup_seconds"] = time.perf_counter() - start
+            warm = np.load(data, mmap_mode="r")[:2000].copy()
+            client.run(lambda: fl.set_params(budget=8).fit(warm) and None)  # numba cache
+            X = from_npy(data)
+            log(f"{cell}: {n_workers} workers up in {row['startup_seconds']:.1f} s; fitting ...")
+            start = time.perf_counter()
+            sel = DistributedSelector(
+                fl, budget=n_select, client=client, n_partitions=n_partitions, random_state=0
+            ).fit(X)
+            row["seconds"] = time.perf_counter() - start
+            worker_rss = client.run(peak_rss)
+            row["worker_peak_rss_bytes"] = sorted(worker_rss.values())
+            row["peak_rss_bytes"] = peak_rss()
+    if hasattr(sel, "candidate_objectives_"):
+        row["candidates"] = sel.candidate_objectives_
+        row["source"] = sel.solution_source_
+    np.save(picks, sel.sample_indices_)
+    log(f"{cell}: {row['seconds']:.1f} s")
+    print(json.dumps(row))
+
+
+def run_cell(worker_args, timeout):
+    """``--worker *worker_args`` in a fresh interpreter (its progress goes to our stderr):
+    its JSON row, or an "error" when it failed or ran past ``timeout`` seconds."""
+    cmd = [sys.executable, __file__, "--worker", *map(str, worker_args)]
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout {timeout}s"}
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode} (traceback in the log)"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows, n):
+    by = {r["cell"]: r for r in rows}
+    ref = by.get("single", {}).get("objective")
+    one = by.get("dask-1", {}).get("seconds")
+    lines = [
+        "| cell | fit (s) | speed-up vs 1 worker | peak RSS, client (GiB) | peak RSS per worker "
+        "(GiB) | objective F(S) | vs single machine |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cell in CELLS:
+        r = by.get(cell)
+        if r is None:
+            continue
+        if "error" in r:
+            lines.append(f"| {cell} | failed: {r['error']} | | | | | |")
+            continue
+        speed = f"{one / r['seconds']:.2f}x" if one and cell.startswith("dask") else ""
+        workers = ", ".join(f"{b / 2**30:.2f}" for b in r["worker_peak_rss_bytes"]) or "-"
+        ratio = f"{r['objective'] / ref:.4f}" if ref and "objective" in r else ""
+        lines.append(
+            f"| {cell} | {r['seconds']:.1f} | {speed} | {r['peak_rss_bytes'] / 2**30:.2f} | "
+            f"{workers} | {r.get('objective', float('nan')):.1f} | {ratio} |"
+        )
+    return f"N = {n}\n\n" + "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--d", type=int, default=128)
+    parser.add_argument("--fraction", type=float, default=0.01)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--fresh", action="store_true", help="ignore results already in --out")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        cell, data, n_select, n_partitions, picks = args.worker
+        return worker(cell, data, int(n_select), int(n_partitions), picks)
+
+    rows = [r for r in load_rows(args.out, args.fresh) if r.get("n") == args.n]
+    done = {r["cell"] for r in rows if "error" not in r}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_distributed_"))
+    X, _ = make_embeddings(args.n, d=args.d)
+    data = tmp / "embeddings.npy"
+    np.save(data, X)
+    n_select = max(1, round(args.fraction * args.n))
+    log(f"N={args.n} d={args.d} budget={n_select} partitions={args.partitions}; data in {data}")
+    for cell in args.cells:
+        if cell in done:
+            log(f"{cell}: already in {args.out}, skipped")
+            continue
+        picks = tmp / f"{cell}.npy"
+        head = {"cell": cell, "n": args.n, "d": args.d, "budget": n_select}
+        log(f"{cell}: start")
+        row = {**head, **run_cell([cell, data, n_select, args.partitions, picks], args.timeout)}
+        if "error" not in row:
+            row["objective"] = objective(X, np.load(picks), sigma=SIGMA)
+        rows = [r for r in rows if r["cell"] != cell] + [record(args.out, row)]
+    shutil.rmtree(tmp)
+    print(table(rows, args.n))
+
+
+if __name__ == "__main__":
+    main()
