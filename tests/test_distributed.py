@@ -102,9 +102,10 @@ def test_objective_within_2_percent_and_greedi_bound(client, n_partitions):
     assert sel.objective_ >= 0.98 * single
 
 
-def test_sgs_floor_kept_for_every_class(client):
+@pytest.mark.parametrize("seed_strategy", ["base", "random"])
+def test_sgs_floor_kept_for_every_class(client, seed_strategy):
     budget, k = 60, 0.6
-    sgs = SeededGlobalSelector(fl(), k=k, random_state=0)
+    sgs = SeededGlobalSelector(fl(), k=k, seed_strategy=seed_strategy, random_state=0)
     sel = DistributedSelector(sgs, budget=budget, client=client, n_partitions=3, random_state=0)
     sel.fit(X, Y)
     check_selection(sel, X.shape[0], budget)
