@@ -2,12 +2,15 @@
 
 import os
 import re
+import threading
 
+import numba
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist, pdist
 
 from coreset3d._kernels._rbf import fl_gain
+from coreset3d.selectors import _similarity as similarity
 from coreset3d.selectors._similarity import RBFRows, median_sigma, parse_memory, rbf_similarity
 
 
@@ -88,6 +91,58 @@ def test_build_full_equals_rbf_similarity(dtype, block_rows):
         np.testing.assert_array_equal(K[:start, start:stop], K[start:stop, :start].T)
     assert kernel.n_computed == 50
     np.testing.assert_array_equal(kernel.slot, np.arange(50))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threaded_build_and_first_gains_equal_one_thread(dtype, monkeypatch):
+    # 1,500 rows: 2.25M entries, above PARALLEL_MIN, so tiles and gain rows go to threads
+    # (where numba has more than one); every tile is computed the same way on any thread.
+    X = mixture(1500, 8, dtype, seed=4)
+    threaded = RBFRows(X, 2.0, 2**30)
+    assert threaded.full and threaded.cache.size >= similarity.PARALLEL_MIN
+    assert threaded.tile_rows < 1500 and threaded.tile_rows % 16 == 0
+    threaded.build_full()
+    best = np.maximum(threaded.cache[3], threaded.cache[1200])  # a warm start
+    candidates = np.setdiff1d(np.arange(1500), [3, 1200])
+    gains = threaded.initial_gains(best, candidates)
+    monkeypatch.setattr(similarity, "PARALLEL_MIN", 10**12)  # everything on this thread
+    serial = RBFRows(X, 2.0, 2**30)
+    serial.build_full()
+    np.testing.assert_array_equal(threaded.cache, serial.cache)
+    assert gains.tolist() == serial.initial_gains(best, candidates).tolist()
+    assert gains.tolist() == [fl_gain(serial.cache[j], best) for j in candidates.tolist()]
+    np.testing.assert_allclose(serial.cache, rbf_reference(X, X, 2.0), rtol=0,
+                               atol=1e-12 if dtype == np.float64 else 1e-5)
+    # below the diagonal tiles every entry is mirrored: exactly symmetric there
+    size = serial.tile_rows
+    for start in range(size, 1500, size):
+        np.testing.assert_array_equal(serial.cache[:start, start:start + size],
+                                      serial.cache[start:start + size, :start].T)
+
+
+def test_run_tasks_does_every_item_once_and_reraises_errors():
+    done, lock = [], threading.Lock()
+    two = threading.Barrier(2, timeout=30) if numba.get_num_threads() > 1 else None
+
+    def record(item):
+        if two is not None and item < 2:
+            two.wait()  # passes only if two threads hold items 0 and 1 at once
+        with lock:
+            done.append((item, threading.get_ident()))
+
+    similarity._run_tasks(record, list(range(40)), similarity.PARALLEL_MIN)
+    assert sorted(item for item, _ in done) == list(range(40))
+    if two is not None:
+        assert len({ident for _, ident in done}) >= 2
+
+    def fail(item):
+        if item == 7:
+            raise RuntimeError("tile 7 failed")
+
+    with pytest.raises(RuntimeError, match="tile 7 failed"):
+        similarity._run_tasks(fail, list(range(20)), similarity.PARALLEL_MIN)
+    with pytest.raises(RuntimeError, match="tile 7 failed"):  # and on one thread
+        similarity._run_tasks(fail, list(range(20)), 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
