@@ -107,16 +107,41 @@ def worker(method, n, budget):
 
 
 def run_cell(method, n, budget, timeout):
-    cmd = [sys.executable, __file__, "--worker", method, str(n), str(budget)]
+    head = {"method": method, "n": n, "budget": budget}
+    return run_worker(__file__, [method, n, budget], head, timeout)
+
+
+def run_worker(script, worker_args, head, timeout):
+    """``script --worker *worker_args`` in a fresh interpreter: its last stdout line, a JSON
+    row, or ``head`` with an "error" when it failed or ran past ``timeout`` seconds."""
+    cmd = [sys.executable, str(script), "--worker", *map(str, worker_args)]
     env = dict(os.environ, PYTHONHASHSEED="0")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return {"method": method, "n": n, "budget": budget, "error": f"timeout {timeout}s"}
+        return {**head, "error": f"timeout {timeout}s"}
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        return {"method": method, "n": n, "budget": budget, "error": tail[0][:200]}
+        return {**head, "error": tail[0][:200]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def record(path, row, tag="[bench]"):
+    """Append ``row`` to the JSON-lines file ``path`` at once and print it; return it."""
+    with path.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(f"{tag}   {json.dumps(row)}", flush=True)
+    return row
+
+
+def load_rows(path, fresh=False):
+    """The JSON rows already in ``path`` (none, and the file removed, when ``fresh``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fresh and path.exists():
+        path.unlink()
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def available(method):
@@ -171,12 +196,7 @@ def main(argv=None):
         method, n, budget = args.worker
         return worker(method, int(n), int(budget))
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.fresh and args.out.exists():
-        args.out.unlink()
-    done = []
-    if args.out.exists():
-        done = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
+    done = load_rows(args.out, args.fresh)
     have = {(r["method"], r["n"], r["budget"]) for r in done if "error" not in r}
     for n in args.sizes:
         for fraction in args.fractions:
@@ -185,11 +205,7 @@ def main(argv=None):
                 if args.table_only or (method, n, budget) in have or not available(method):
                     continue
                 print(f"[bench] {method} N={n} B={budget} ...", flush=True)
-                row = run_cell(method, n, budget, args.timeout)
-                with args.out.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                done.append(row)
-                print(f"[bench]   {json.dumps(row)}", flush=True)
+                done.append(record(args.out, run_cell(method, n, budget, args.timeout)))
     wanted = {(n, max(1, round(f * n))) for n in args.sizes for f in args.fractions}
     rows = [r for r in done if (r["n"], r["budget"]) in wanted and r["method"] in args.methods]
     # the newest row of a cell wins (a rerun after an error)
