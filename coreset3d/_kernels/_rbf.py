@@ -141,8 +141,16 @@ def fl_gain(row, best):
 
 def _fl_gains(rows, best, out):
     """Gains of many candidate rows at once: ``out[r] = fl_gain(rows[r], best)``."""
-    for r in prange(rows.shape[0]):
-        out[r] = _row_gain(rows[r], best, np.empty(LANES))
+    n = rows.shape[0]
+    for batch in prange((n + BATCH - 1) // BATCH):
+        start = batch * BATCH
+        m = min(BATCH, n - start)
+        index = np.empty(BATCH, dtype=np.int64)
+        for t in range(BATCH):
+            index[t] = start + t if t < m else start  # a short batch repeats its first row
+        fresh = np.empty(BATCH)
+        _rows_gains(rows, index, best, np.empty((BATCH, LANES)), fresh)
+        out[start : start + m] = fresh[:m]
 
 
 fl_gains = njit(parallel=True, cache=True, nogil=True)(_fl_gains)
