@@ -3,8 +3,10 @@ determinism, objective against the single-machine greedy, dask-array input, erro
 
 import math
 import pickle
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,11 +171,15 @@ def test_other_selectors_partition_by_class_and_warm_start():
     assert not hasattr(sel, "gains_") and sel.objective_ is None  # no summed objective
     sizes = np.sort(sel.partition_sizes_)
     assert sizes.sum() == X.shape[0] and sizes[0] >= np.bincount(Y).min()
-    start = np.array([5, 17, 901])
+    start = np.array([901, 5, 17])  # not sorted: the warm start keeps its order
     warm = DistributedSelector(fl(), budget=20, n_partitions=2, random_state=0)
     warm.fit(X, Y, initial_indices=start)
     np.testing.assert_array_equal(warm.sample_indices_[:3], start)
     check_selection(warm, X.shape[0], 20)
+    lazy = da.from_array(X, chunks=(700, -1))
+    only = DistributedSelector(fl(), budget=3, n_partitions=2).fit(lazy, initial_indices=start)
+    np.testing.assert_array_equal(only.sample_indices_, start)  # nothing left to pick
+    np.testing.assert_array_equal(only.transform(lazy).compute(), X[start])
 
 
 def test_median_sigma_fixed_once_and_clone_pickle_with_client(client):
@@ -238,3 +244,14 @@ def test_from_npy_rejects_bad_input(tmp_path):
     np.save(tmp_path / "ok.npy", np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"row_chunks must be an int >= 1"):
         from_npy(tmp_path / "ok.npy", row_chunks=0)
+
+
+def test_docs_one_machine_snippet_runs():
+    """docs/distributed.md's first Python block, on a small long-tailed set."""
+    doc = Path(__file__).resolve().parents[1] / "docs" / "distributed.md"
+    block = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)[0]
+    namespace = {"embeddings": X, "labels": Y}
+    exec(compile(block, str(doc), "exec"), namespace)
+    sel = namespace["sel"]
+    check_selection(sel, X.shape[0], 24)  # budget=0.01 of 2400 rows
+    assert sel.n_partitions_ == 8 and sel.objective_ > 0

@@ -51,8 +51,10 @@ class Solution(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- on the workers
-def task_block(ids, X, y):
-    """A partition, materialised on the worker from the chunks of X."""
+def task_block(ids, X, y, order=None):
+    """A partition, materialised on the worker from the chunks of X (read in ascending
+    row order; ``order`` puts the rows back in the order of ``ids``)."""
+    X = np.asarray(X) if order is None else np.asarray(X)[order]
     return Block(np.asarray(ids), np.ascontiguousarray(X), y)
 
 
@@ -208,17 +210,24 @@ class Source:
     def __init__(self, X, y, client):
         self.X, self.y, self.client = X, y, client
         self.lazy = hasattr(X, "dask")
+        self.scattered = []
 
     def block(self, ids):
-        ids = np.sort(np.asarray(ids, dtype=np.intp))
+        """The rows ``ids``, in that order, as a delayed :class:`Block`."""
+        ids = np.asarray(ids, dtype=np.intp)
+        ascending = np.sort(ids)
+        order = None if np.array_equal(ascending, ids) else np.searchsorted(ascending, ids)
         y = None if self.y is None else self.y[ids]
         if self.lazy:
-            data = self.X[ids]  # becomes one task that gathers the chunks on a worker
+            data = self.X[ascending]  # becomes one task that gathers the chunks on a worker
         elif self.client is not None:
-            data = self.client.scatter(self.X[ids])
+            # unique keys (no content hash): a later fit scattering the same rows must not
+            # share a key that this fit's futures release
+            data = self.client.scatter(self.X[ascending], hash=False)
+            self.scattered.append(data)  # held until the fit is over
         else:
-            data = self.X[ids]
-        return delayed(task_block, pure=False)(ids, data, y)
+            data = self.X[ascending]
+        return delayed(task_block, pure=False)(ids, data, y, order)
 
 
 def split_random(rows, n_parts, rng):
