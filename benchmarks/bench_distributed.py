@@ -25,6 +25,7 @@ subprocess.
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -50,6 +51,12 @@ def log(msg):
 
 
 def peak_rss():
+    """This process's peak resident memory in bytes: VmHWM, its own since exec (ru_maxrss
+    would carry over the peak of the parent that spawned it)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -57,7 +64,8 @@ def worker(cell, data, n_select, n_partitions, picks):
     from coreset3d import FacilityLocationRBF
 
     fl = FacilityLocationRBF(sigma=SIGMA, normalize=False)
-    row = {"cell": cell, "budget": n_select, "n_partitions": n_partitions}
+    row = {"cell": cell, "budget": n_select, "n_partitions": n_partitions,
+           "load_before": os.getloadavg()[0]}
     if cell in ("single", "local"):
         X = np.load(data)
         fl.set_params(budget=8).fit(X[:2000])  # load the numba cache outside the timing
@@ -102,7 +110,9 @@ def worker(cell, data, n_select, n_partitions, picks):
         row["candidates"] = sel.candidate_objectives_
         row["source"] = sel.solution_source_
     np.save(picks, sel.sample_indices_)
-    log(f"{cell}: {row['seconds']:.1f} s")
+    row["load_after"] = os.getloadavg()[0]
+    log(f"{cell}: {row['seconds']:.1f} s (1-min load {row['load_before']:.1f} -> "
+        f"{row['load_after']:.1f})")
     print(json.dumps(row))
 
 
@@ -124,23 +134,26 @@ def table(rows, n):
     ref = by.get("single", {}).get("objective")
     one = by.get("dask-1", {}).get("seconds")
     lines = [
-        "| cell | fit (s) | speed-up vs 1 worker | peak RSS, client (GiB) | peak RSS per worker "
-        "(GiB) | objective F(S) | vs single machine |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| cell | cores used | fit (s) | speed-up vs 1 worker | peak RSS, client (GiB) | "
+        "peak RSS per worker (GiB) | objective F(S) | vs single machine | load (1 min) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    cores = {"single": 2, "local": 2, "dask-1": 1, "dask-2": 2}
     for cell in CELLS:
         r = by.get(cell)
         if r is None:
             continue
         if "error" in r:
-            lines.append(f"| {cell} | failed: {r['error']} | | | | | |")
+            lines.append(f"| {cell} | | failed: {r['error']} | | | | | | |")
             continue
         speed = f"{one / r['seconds']:.2f}x" if one and cell.startswith("dask") else ""
         workers = ", ".join(f"{b / 2**30:.2f}" for b in r["worker_peak_rss_bytes"]) or "-"
         ratio = f"{r['objective'] / ref:.4f}" if ref and "objective" in r else ""
+        load = f"{r.get('load_before', 0):.1f} -> {r.get('load_after', 0):.1f}"
         lines.append(
-            f"| {cell} | {r['seconds']:.1f} | {speed} | {r['peak_rss_bytes'] / 2**30:.2f} | "
-            f"{workers} | {r.get('objective', float('nan')):.1f} | {ratio} |"
+            f"| {cell} | {cores[cell]} | {r['seconds']:.1f} | {speed} | "
+            f"{r['peak_rss_bytes'] / 2**30:.2f} | {workers} | "
+            f"{r.get('objective', float('nan')):.1f} | {ratio} | {load} |"
         )
     return f"N = {n}\n\n" + "\n".join(lines)
 
