@@ -169,6 +169,15 @@ def test_other_selectors_partition_by_class_and_warm_start():
     ).fit(X, Y)
     check_selection(sel, X.shape[0], 20)
     assert not hasattr(sel, "gains_") and sel.objective_ is None  # no summed objective
+    # one partition is the single-machine selector itself
+    whole = DistributedSelector(KCenterGreedy(start=0), budget=20, n_partitions=1).fit(X)
+    assert whole.objective_ is None and whole.solution_source_ == "partition 0"
+    single = KCenterGreedy(budget=20, start=0).fit(X)
+    np.testing.assert_array_equal(whole.sample_indices_, single.sample_indices_)
+    whole = DistributedSelector(fl(), budget=20, n_partitions=1).fit(X)
+    single = fl(budget=20).fit(X)
+    np.testing.assert_array_equal(whole.sample_indices_, single.sample_indices_)
+    np.testing.assert_allclose(whole.gains_, single.gains_)
     sizes = np.sort(sel.partition_sizes_)
     assert sizes.sum() == X.shape[0] and sizes[0] >= np.bincount(Y).min()
     start = np.array([901, 5, 17])  # not sorted: the warm start keeps its order

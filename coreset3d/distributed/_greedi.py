@@ -107,7 +107,7 @@ def task_candidates(seeds, n_new, n_total, union, extended, *picks):
     candidates = {"union": task_concat(seeds, union), "union+sample": task_concat(seeds, extended)}
     n_seed = 0 if seeds is None else seeds.ids.shape[0]
     ranked = [
-        (float(p.gains[n_seed:].sum()) * n_total / p.n_rows, i)
+        (float(p.gains[n_seed : n_seed + n_new].sum()) * n_total / p.n_rows, i)
         for i, p in enumerate(picks)
         if p.gains is not None and p.block.ids.shape[0] >= n_new
     ]
@@ -144,9 +144,10 @@ def task_choose(selector, seeds, candidates, *scores):
     return Solution(picked, totals[source], objectives, source)
 
 
-def task_single(picks):
-    """A problem of one partition: its round-1 selection is the answer (its gains are global)."""
-    return Solution(picks.block, picks.gains, {}, "partition 0")
+def task_single(picks, scored):
+    """A problem of one partition: its round-1 selection is the answer (its gains, of a
+    summed objective, are those on all rows)."""
+    return Solution(picks.block, picks.gains if scored else None, {}, "partition 0")
 
 
 def task_unscored(extended):
@@ -275,7 +276,7 @@ def build_problem(source, selector, parts, seeds, n_new, *, kappa, scored, rng):
         delayed(task_round1, pure=False)(selector, b, seeds, n_round1, _seed(rng)) for b in blocks
     ]
     if len(parts) == 1:
-        return delayed(task_single, pure=False)(picks[0])
+        return delayed(task_single, pure=False)(picks[0], scored)
     sample = source.block(rng.choice(everything, math.ceil(n_total / len(parts)), replace=False))
     round2 = delayed(task_round2, pure=False)
     extended = round2(selector, seeds, n_new, _seed(rng), sample, *picks)
