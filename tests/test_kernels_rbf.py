@@ -277,6 +277,20 @@ def test_fl_gains_equal_fl_gain_row_by_row(kernel, dtype, n):
     assert out.tolist() == [fl_gain_numpy(r, best) for r in rows]
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fl_gains_in_parallel_groups_equal_the_serial_ones(dtype):
+    # 1,001 rows: many groups of four over the threads, and a short last group.
+    rng = np.random.RandomState(12)
+    rows = rng.rand(1001, 150).astype(dtype)
+    best = (0.6 * rng.rand(150)).astype(dtype)
+    out, out_serial = np.full(1001, -1.0), np.full(1001, -1.0)
+    fl_gains(rows, best, out)
+    fl_gains_serial(rows, best, out_serial)
+    assert out.tolist() == out_serial.tolist()
+    assert out[::97].tolist() == [fl_gain_numpy(r, best) for r in rows[::97]]
+    assert out[-1] == fl_gain_numpy(rows[-1], best)
+
+
 def test_fl_gains_on_a_slice_of_out():
     # _similarity fills gains[start:stop] block by block.
     rng = np.random.RandomState(4)

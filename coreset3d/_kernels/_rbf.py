@@ -23,7 +23,8 @@ from numba import njit, prange
 #: vectoriser off); 64 float64 lanes fill eight 512-bit or sixteen 256-bit
 #: registers.
 LANES = 64
-#: Stale candidates the lazy greedy re-scores in one pass over their rows.
+#: Rows scored in one pass by ``_rows_gains`` (which spells out four of them): the
+#: stale candidates the lazy greedy re-scores together, the row groups of fl_gains.
 BATCH = 4
 
 
