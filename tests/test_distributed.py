@@ -92,12 +92,13 @@ def test_budget_unique_weights_and_objective_on_cluster(client):
     assert sel.transform(X).dtype == np.float32
 
 
-@pytest.mark.parametrize("n_partitions", [2, 4])
-def test_objective_within_2_percent_and_greedi_bound(client, n_partitions):
+@pytest.mark.parametrize("n_partitions, kappa", [(2, 1.0), (4, 1.0), (4, 2.0)])
+def test_objective_within_2_percent_and_greedi_bound(client, n_partitions, kappa):
     budget = 40
     single = fl(budget=budget).fit(X).gains_.sum()
     sel = DistributedSelector(
-        fl(), budget=budget, client=client, n_partitions=n_partitions, random_state=1
+        fl(), budget=budget, client=client, n_partitions=n_partitions, kappa=kappa,
+        random_state=1,
     ).fit(X)
     bound = (1 - 1 / math.e) ** 2 / min(n_partitions, budget)  # GreeDi, times OPT >= single
     assert sel.objective_ >= bound * single
@@ -130,6 +131,8 @@ def test_deterministic_and_same_on_cluster_and_local_scheduler(client):
     np.testing.assert_array_equal(on_cluster.sample_indices_, again.sample_indices_)
     np.testing.assert_array_equal(on_cluster.sample_indices_, local.sample_indices_)
     np.testing.assert_allclose(on_cluster.gains_, local.gains_)
+    by_address = make(client.scheduler.address).fit(X)  # connected for the fit, then closed
+    np.testing.assert_array_equal(by_address.sample_indices_, local.sample_indices_)
     other = make(None).set_params(random_state=8).fit(X)
     assert not np.array_equal(other.sample_indices_, local.sample_indices_)
 
