@@ -13,6 +13,11 @@ fresh subprocess so that its peak memory is its own:
   thread each (numba and BLAS limited to one thread per worker), reading
   the embeddings from an ``.npy`` file with ``from_npy`` on the workers.
 
+Besides wall time, each cell records the CPU seconds every process (the
+client, or each worker) spent on the fit: on a shared machine, wall time
+depends on what else runs, while the CPU seconds per worker show how the
+work was split.
+
 Each finished cell is appended to a JSON-lines file at once (a rerun skips
 cells already there; ``--fresh`` starts over). The objective
 F(S) = sum_i max_{j in S} K(x_i, x_j) of every selection is evaluated by
@@ -62,14 +67,24 @@ def peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def timed(fit, repeat):
-    """Run ``fit`` ``repeat`` times: the last fitted selector and every time in seconds."""
-    times = []
+def cpu_seconds():
+    """User + system CPU time of this process, all its threads."""
+    t = os.times()
+    return t.user + t.system
+
+
+def timed(fit, repeat, cpu=lambda: {"client": cpu_seconds()}):
+    """Run ``fit`` ``repeat`` times: the last fitted selector, every wall time in seconds
+    and, per run, the CPU seconds each process (from ``cpu``) spent on it."""
+    times, cpus = [], []
     for _ in range(repeat):
+        before = cpu()
         start = time.perf_counter()
         sel = fit()
         times.append(time.perf_counter() - start)
-    return sel, times
+        after = cpu()
+        cpus.append(sorted(after[k] - before[k] for k in after))
+    return sel, times, cpus
 
 
 def worker(cell, data, n_select, n_partitions, repeat, picks):
@@ -90,7 +105,7 @@ def worker(cell, data, n_select, n_partitions, repeat, picks):
             fit = lambda: DistributedSelector(  # noqa: E731
                 fl, budget=n_select, n_partitions=n_partitions, random_state=0
             ).fit(X)
-        sel, times = timed(fit, repeat)
+        sel, times, cpus = timed(fit, repeat)
         row["peak_rss_bytes"] = peak_rss()
         row["worker_peak_rss_bytes"] = []
     else:
@@ -110,12 +125,14 @@ def worker(cell, data, n_select, n_partitions, repeat, picks):
             X = from_npy(data)
             log(f"{cell}: {n_workers} workers up in {row['startup_seconds']:.1f} s; "
                 f"fitting x {repeat} ...")
-            sel, times = timed(lambda: DistributedSelector(
+            sel, times, cpus = timed(lambda: DistributedSelector(
                 fl, budget=n_select, client=client, n_partitions=n_partitions, random_state=0
-            ).fit(X), repeat)
+            ).fit(X), repeat, cpu=lambda: client.run(cpu_seconds))
             row["worker_peak_rss_bytes"] = sorted(client.run(peak_rss).values())
             row["peak_rss_bytes"] = peak_rss()
     row["seconds"], row["seconds_all"] = min(times), times
+    row["cpu_seconds"] = cpus[int(np.argmin(times))]  # per process (workers), fastest run
+    row["cpu_seconds_all"] = cpus
     if hasattr(sel, "candidate_objectives_"):
         row["candidates"] = sel.candidate_objectives_
         row["source"] = sel.solution_source_
@@ -145,9 +162,9 @@ def table(rows, n):
     one = by.get("dask-1", {}).get("seconds")
     lines = [
         "| cell | cores used | fit (s): fastest (all runs) | speed-up vs 1 worker | "
-        "peak RSS, client (GiB) | "
+        "CPU s per process | peak RSS, client (GiB) | "
         "peak RSS per worker (GiB) | objective F(S) | vs single machine | load (1 min) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     cores = {"single": 2, "local": 2, "dask-1": 1, "dask-2": 2}
     for cell in CELLS:
@@ -155,15 +172,16 @@ def table(rows, n):
         if r is None:
             continue
         if "error" in r:
-            lines.append(f"| {cell} | | failed: {r['error']} | | | | | | |")
+            lines.append(f"| {cell} | | failed: {r['error']} | | | | | | | |")
             continue
         speed = f"{one / r['seconds']:.2f}x" if one and cell.startswith("dask") else ""
         workers = ", ".join(f"{b / 2**30:.2f}" for b in r["worker_peak_rss_bytes"]) or "-"
         ratio = f"{r['objective'] / ref:.4f}" if ref and "objective" in r else ""
         load = f"{r.get('load_before', 0):.1f} -> {r.get('load_after', 0):.1f}"
         runs = ", ".join(f"{t:.1f}" for t in r.get("seconds_all", [r["seconds"]]))
+        cpu = ", ".join(f"{t:.1f}" for t in r.get("cpu_seconds", [])) or "-"
         lines.append(
-            f"| {cell} | {cores[cell]} | {r['seconds']:.1f} ({runs}) | {speed} | "
+            f"| {cell} | {cores[cell]} | {r['seconds']:.1f} ({runs}) | {speed} | {cpu} | "
             f"{r['peak_rss_bytes'] / 2**30:.2f} | {workers} | "
             f"{r.get('objective', float('nan')):.1f} | {ratio} | {load} |"
         )
