@@ -172,6 +172,12 @@ def test_other_selectors_partition_by_class_and_warm_start():
     ).fit(X, Y)
     check_selection(sel, X.shape[0], 20)
     assert not hasattr(sel, "gains_") and sel.objective_ is None  # no summed objective
+    knn = DistributedSelector(
+        FacilityLocationRBF(similarity="knn", n_neighbors=10, sigma=1.5, normalize=False),
+        budget=20, n_partitions=3, random_state=0,
+    ).fit(X)
+    assert knn.n_selected_ == 20 and np.unique(knn.sample_indices_).shape[0] == 20
+    assert knn.objective_ is None and knn.candidate_objectives_ == {}  # kNN scores don't add
     # one partition is the single-machine selector itself
     whole = DistributedSelector(KCenterGreedy(start=0), budget=20, n_partitions=1).fit(X)
     assert whole.objective_ is None and whole.solution_source_ == "partition 0"

@@ -64,8 +64,8 @@ class DistributedSelector(BaseSelector):
         Round 1 picks ``ceil(kappa * B)`` rows per partition (GreeDi's
         ``kappa >= 1``); more picks give round 2 more to choose from.
     compare_partitions : bool, default=True
-        For a summed objective: score the candidates on all rows and keep the
-        best (sets ``gains_`` and ``objective_``). Costs a second round-2 fit
+        For a summed objective (dense FL-RBF): score the candidates on all
+        rows and keep the best (sets ``gains_`` and ``objective_``). Costs a second round-2 fit
         and ``|S|`` kernel rows per partition and candidate.
     target_prior : {"empirical", "uniform"} or dict, default="empirical"
         Class prior that ``weights_`` steer toward (see :class:`BaseSelector`).
@@ -226,7 +226,7 @@ class DistributedSelector(BaseSelector):
             n_parts = self._resolve_partitions(n_samples, client)
             source = Source(X, y_enc, client)
             seeds = source.block(initial) if initial.shape[0] else None
-            scored = self.compare_partitions and isinstance(base, FacilityLocationRBF)
+            scored = self.compare_partitions and _summed_objective(base)
             problem = {"kappa": self.kappa, "scored": scored, "rng": rng}
             n_new = n_select - initial.shape[0]
             if sgs:
@@ -330,3 +330,11 @@ class DistributedSelector(BaseSelector):
         if state.get("client") is not None and not isinstance(state["client"], str):
             state = {**state, "client": None}
         return state
+
+
+def _summed_objective(selector):
+    """Whether the selector's gains are marginal gains of one objective summed over rows,
+    the same whichever rows a fit sees: dense FL-RBF. (A kNN graph depends on the rows
+    it is built on, so scores of different fits would not add up.)"""
+    dense = selector.get_params(deep=False).get("similarity", "dense") == "dense"
+    return isinstance(selector, FacilityLocationRBF) and dense
