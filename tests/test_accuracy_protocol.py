@@ -98,3 +98,16 @@ def test_results_reader_skips_a_torn_last_line(tmp_path):
     path.write_text(json.dumps(_row("fl-rbf", 400, 0, "kd+rkd", 0.8, 0.7)) + "\n{\"key\": ",
                     encoding="utf-8")
     assert len(report.load(path)) == 1
+
+
+def test_shards_split_the_pending_cells_and_keep_their_share_as_cells_finish():
+    run_grid = _load("run_grid")
+    cells = protocol.cells(budgets=(400,))
+    done = {c.key for c in cells[::3]}
+    shards = [run_grid.shard_cells(cells, done, i, 2) for i in range(2)]
+    assert not set(shards[0]) & set(shards[1])
+    assert set(shards[0]) | set(shards[1]) == {c for c in cells if c.key not in done}
+    # shard 1 finishing cells (or starting later) leaves shard 0's list as it was
+    later = done | {c.key for c in shards[1]}
+    assert run_grid.shard_cells(cells, later, 0, 2) == shards[0]
+    assert run_grid.shard_cells(cells, later, 1, 2) == []

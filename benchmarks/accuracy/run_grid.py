@@ -56,9 +56,9 @@ def parse_args(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=list(protocol.SEEDS))
     p.add_argument("--methods", nargs="+", default=None, help="only these methods")
     p.add_argument("--shard", default="0/1", metavar="I/N",
-                   help="run only every N-th pending cell, starting at the I-th: N processes "
-                        "with shards 0/N .. N-1/N split the grid (one torch thread each is the "
-                        "fastest use of a small CPU)")
+                   help="run only every N-th cell of the grid, starting at the I-th: N "
+                        "processes with shards 0/N .. N-1/N and the same other options split "
+                        "the grid (one torch thread each is the fastest use of a small CPU)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-minutes", type=float, default=None,
@@ -80,6 +80,15 @@ def done_keys(path):
             except (json.JSONDecodeError, KeyError):
                 continue
     return keys
+
+
+def shard_cells(cells, done, shard, n_shards):
+    """The pending cells of one shard.
+
+    Shards split the full cell list, not the pending one, so a shard started
+    later (or restarted) never takes a cell that another shard owns.
+    """
+    return [c for i, c in enumerate(cells) if i % n_shards == shard and c.key not in done]
 
 
 def parse_shard(text):
@@ -139,8 +148,7 @@ def main(argv=None):
     todo_all = protocol.cells(args.experiments, args.budgets, args.seeds, args.methods)
     done = done_keys(args.out)
     pending = [c for c in todo_all if c.key not in done]
-    shard, n_shards = parse_shard(args.shard)
-    todo = pending[shard::n_shards]
+    todo = shard_cells(todo_all, done, *parse_shard(args.shard))
     if args.list:
         for c in todo:
             print(c.key)
