@@ -2,6 +2,8 @@
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,11 +95,23 @@ def test_report_checks_the_claims_from_the_numbers(tmp_path):
     assert body.startswith("# Benchmarks\n\nintro\n")
 
 
-def test_results_reader_skips_a_torn_last_line(tmp_path):
+def test_results_reader_skips_a_torn_last_line_and_counts_a_cell_once(tmp_path):
     path = tmp_path / "acc.jsonl"
-    path.write_text(json.dumps(_row("fl-rbf", 400, 0, "kd+rkd", 0.8, 0.7)) + "\n{\"key\": ",
+    first = _row("fl-rbf", 400, 0, "kd+rkd", 0.8, 0.7)
+    again = _row("fl-rbf", 400, 0, "kd+rkd", 0.6, 0.5)
+    path.write_text(json.dumps(first) + "\n" + json.dumps(again) + "\n{\"key\": ",
                     encoding="utf-8")
-    assert len(report.load(path)) == 1
+    assert report.load(path) == [first]
+
+
+def test_cell_order_does_not_depend_on_the_hash_seed():
+    # shards split the list by position in separate processes: their orders must agree
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import protocol; "
+            "print([c.key for c in protocol.cells()])")
+    orders = {subprocess.run([sys.executable, "-c", code, str(ACCURACY)], capture_output=True,
+                             text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}
+                             ).stdout for seed in ("1", "2", "3")}
+    assert len(orders) == 1
 
 
 def test_shards_split_the_pending_cells_and_keep_their_share_as_cells_finish():

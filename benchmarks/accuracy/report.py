@@ -34,14 +34,16 @@ SCALAR = ("loss", "gradnorm", "entropy", "el2n")
 
 
 def load(path):
-    rows = []
+    """The result rows of ``path``, the first of each cell key (a cell run twice counts once)."""
+    rows = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-    return rows
+            rows.setdefault(row["key"], row)
+    return list(rows.values())
 
 
 class Results:
