@@ -125,3 +125,14 @@ def test_shards_split_the_pending_cells_and_keep_their_share_as_cells_finish():
     later = done | {c.key for c in shards[1]}
     assert run_grid.shard_cells(cells, later, 0, 2) == shards[0]
     assert run_grid.shard_cells(cells, later, 1, 2) == []
+
+
+def test_makeup_table_reports_empty_classes_and_distances_to_both_priors():
+    rows = [dict(_row("loss", 400, s, "kd+rkd", 0.5, 0.4), class_counts=counts)
+            for s, counts in enumerate([[4, 0, 0, 0], [2, 2, 0, 0]])]
+    rows.append(dict(_row("loss", 400, 0, "hard", 0.5, 0.4), class_counts=[1, 1, 1, 1]))
+    table = report.makeup_table(rows, [40, 40, 10, 10], [400])
+    # shares (1, 0, 0, 0) and (.5, .5, 0, 0) against the prior (.4, .4, .1, .1) and uniform;
+    # the hard-label row repeats a selection and is left out
+    line = table.splitlines()[-1]
+    assert line == "| Loss | 400 | 2.5 | 0–3 | 0.40 | 0.62 |"

@@ -29,7 +29,9 @@ LABELS = {"random": "Random", "stratified": "Stratified (balanced)", "loss": "Lo
           "gradnorm": "GradNorm", "entropy": "Entropy", "el2n": "EL2N", "drop": "DRoP",
           "balanced-el2n": "Balance-EL2N", "nucs-el2n": "NUCS-EL2N",
           "ccs-cp-el2n": "CCS-CP-EL2N", "herding": "Herding", "kcenter": "K-Center",
-          "fl-rbf": "FL-RBF", "sgs-k0.4": "SGS k=0.4 (FL-RBF)", "sgs-k0.6": "SGS k=0.6 (FL-RBF)"}
+          "fl-rbf": "FL-RBF"}
+LABELS.update({f"sgs-k{k:g}": f"SGS k={k:g} (FL-RBF)" for k in protocol.STEERING_KS if k})
+LABELS.update({f"sgs-opt-k{k:g}": f"SGS k={k:g}, optimal quota" for k in protocol.OPTIMAL_KS})
 SCALAR = ("loss", "gradnorm", "entropy", "el2n")
 
 
@@ -155,6 +157,14 @@ def claims(res, audit, budgets):
                        + ", ".join(f"{n} {abs(rows[n]['pearson_log_size']):.2f}"
                                    for n in ("loss", "el2n", "entropy"))
                        + f": **{'holds' if len(worse) == 3 else 'does not hold'}**.")
+            empty = {m: [int((np.asarray(r["class_counts"]) == 0).sum())
+                         for r in res.get(m, int(b)) if "class_counts" in r]
+                     for m in ("fl-rbf", *SCALAR)}
+            if all(empty.values()):
+                out.append(f"  The subsets themselves at {b}: FL-RBF leaves "
+                           f"{np.mean(empty['fl-rbf']):.1f} classes empty, "
+                           + ", ".join(f"{LABELS[m]} {np.mean(empty[m]):.1f}" for m in SCALAR)
+                           + " (mean over seeds; the class make-up table above).")
     else:
         out.append("- Signal audit: not measured yet (run_grid.py --audit).")
     return "\n".join(out)
@@ -169,6 +179,35 @@ def audit_table(audit):
                          a["n_empty_classes"]])
     return _table(["budget", "signal", "corr(size)", "corr(log size)", "overlap P∩G / B",
                    "count ratio of G", "classes empty in G"], rows)
+
+
+def makeup_table(rows, class_sizes, budgets):
+    """Class make-up of each method's subsets (KD + RKD cells), mean over seeds.
+
+    Total-variation distance of the subset's class shares to the training
+    prior (0: proportional) and to the uniform prior (0: balanced).
+    """
+    sizes = np.asarray(class_sizes, dtype=float)
+    prior, uniform = sizes / sizes.sum(), np.full(sizes.shape[0], 1 / sizes.shape[0])
+    by = defaultdict(list)
+    for r in rows:
+        if r["loss"] == "kd+rkd" and "class_counts" in r:
+            by[(r["method"], r["budget"])].append(np.asarray(r["class_counts"], dtype=float))
+    table = []
+    for b in budgets:
+        for m in protocol.METHODS:
+            counts = by.get((m, b))
+            if not counts:
+                continue
+            shares = [c / c.sum() for c in counts]
+            fewest, most = np.mean([c.min() for c in counts]), np.mean([c.max() for c in counts])
+            table.append([
+                LABELS.get(m, m), b, f"{np.mean([(c == 0).sum() for c in counts]):.1f}",
+                f"{fewest:.0f}–{most:.0f}",
+                f"{np.mean([0.5 * abs(q - prior).sum() for q in shares]):.2f}",
+                f"{np.mean([0.5 * abs(q - uniform).sum() for q in shares]):.2f}"])
+    return _table(["method", "budget", "classes left empty", "fewest–most shapes a class",
+                   "TV to the training prior", "TV to uniform"], table)
 
 
 def select_time_table(rows):
@@ -243,6 +282,9 @@ def render(rows, audit):
                      opt_rows) if opt_rows else "not measured yet", ""]
     if audit:
         parts += ["### Signal audit (Table 3)", "", audit_table(audit), ""]
+        sizes = next(iter(next(iter(audit["budgets"].values())).values()))["class_sizes"]
+        parts += ["### Class make-up of the subsets (mean over seeds)", "",
+                  makeup_table(rows, sizes, budgets), ""]
     if rows:
         parts += ["### Selection time on the ModelNet40 embeddings (median seconds over cells)",
                   "", select_time_table(rows), ""]
