@@ -36,13 +36,19 @@ DEFAULT_LOG = HERE / "results" / "teacher_progress.log"
 DEFAULT_OUT = HERE / "results" / "teacher_modelnet40.json"
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def base_parser(doc):
+    """A parser with the options every ModelNet40 script shares: data folder and cache."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
                    help="ModelNet40 in the PointNet HDF5 layout")
     p.add_argument("--cache", type=Path, default=None,
                    help="artifact cache (default: $CORESET3D_CACHE or ~/.cache/coreset3d)")
+    return p
+
+
+def parse_args(argv=None):
+    p = base_parser(__doc__)
     p.add_argument("--model", choices=["pointnet", "dgcnn"], default="pointnet")
     p.add_argument("--width", type=float, default=0.5)
     p.add_argument("--embed-dim", type=int, default=256)

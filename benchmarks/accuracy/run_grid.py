@@ -17,7 +17,6 @@ embeddings and the Loss, EL2N and Entropy scores to
 ``benchmarks/results/accuracy_audit.json``.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -34,22 +33,18 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 import protocol  # noqa: E402  (benchmarks/accuracy is not a package)
+from train_teacher import base_parser  # noqa: E402  (benchmarks/)
 
 RESULTS = REPO / "benchmarks" / "results"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "modelnet40_ply_hdf5_1024"
 TEACHER_REPORT = RESULTS / "teacher_modelnet40.json"
 log = logging.getLogger("coreset3d.bench.accuracy")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
-                   help="ModelNet40 in the PointNet HDF5 layout")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="artifact cache (default: $CORESET3D_CACHE or ~/.cache/coreset3d)")
+    p = base_parser(__doc__)
     p.add_argument("--experiments", nargs="+", default=list(protocol.EXPERIMENTS),
                    choices=protocol.EXPERIMENTS)
     p.add_argument("--budgets", nargs="+", type=int, default=list(protocol.BUDGETS))
