@@ -136,3 +136,27 @@ def test_makeup_table_reports_empty_classes_and_distances_to_both_priors():
     # the hard-label row repeats a selection and is left out
     line = table.splitlines()[-1]
     assert line == "| Loss | 400 | 2.5 | 0–3 | 0.40 | 0.62 |"
+
+
+@pytest.mark.parametrize("loss", ["kd+rkd", "kd+rkd-t512"])
+def test_student_and_teacher_resolutions_of_a_cell(loss):
+    pytest.importorskip("torch")
+    from coreset3d.torch import PointNet
+
+    rng = np.random.default_rng(0)
+    n_points = protocol.TEACHER_POINTS + 8
+    data = {"train_points": rng.normal(size=(8, n_points, 3)).astype(np.float32),
+            "train_labels": np.arange(8) % 2,
+            "test_points": rng.normal(size=(4, n_points, 3)).astype(np.float32),
+            "test_labels": np.arange(4) % 2, "n_classes": 2}
+    config = protocol.StudentConfig(width=0.0625, embed_dim=8, n_points=16, epochs=1,
+                                    batch_size=4, warmup_epochs=0, mixed_precision=False)
+    teacher = PointNet(2, width=0.0625, embed_dim=8)
+    seen = []
+    teacher.point_mlp.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[2]))
+    out = protocol.train_student(protocol.Cell("fl-rbf", 8, 0, loss), np.arange(8), np.ones(8),
+                                 data, teacher, config=config, device="cpu")
+    assert 0.0 <= out["oa"] <= 1.0
+    # the teacher gives soft labels on the student's 16 points, or on 512 of which the
+    # student sees the first 16
+    assert seen == [16 if loss == "kd+rkd" else protocol.TEACHER_POINTS] * 2

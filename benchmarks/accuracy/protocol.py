@@ -18,6 +18,10 @@ FL-RBF with KD+RKD at 400 shapes, runs once):
 - ``steering``: SGS with k in :data:`STEERING_KS` at 800 shapes (Figure 7).
 - ``optimal``: SGS whose seed quota comes from
   :func:`coreset3d.allocation.optimal_allocation` instead of a flat floor.
+- ``teacher-points``: FL-RBF with KD and with KD + RKD from a teacher that
+  sees 512 points (its training resolution) while the student sees 256 of
+  them; in every other cell both see the student's 256 points, where the
+  calibrated teacher is 4 points of OA weaker (``benchmarks/eval_teacher.py``).
 """
 
 import time
@@ -81,6 +85,12 @@ LOSSES = {
     "kd": {"rkd_scale": 0.0},
     "kd+rkd": {},
 }
+#: The same losses with the teacher on 512 points (the student on the first 256 of them).
+TEACHER_POINTS = 512
+TEACHER_LOSSES = {
+    "kd-t512": {"rkd_scale": 0.0, "teacher_points": TEACHER_POINTS},
+    "kd+rkd-t512": {"teacher_points": TEACHER_POINTS},
+}
 
 
 def _scalar(score):
@@ -116,7 +126,7 @@ for _k in OPTIMAL_KS:
 MAIN_METHODS = ("random", "stratified", "loss", "gradnorm", "entropy", "el2n", "drop",
                 "balanced-el2n", "nucs-el2n", "ccs-cp-el2n", "herding", "kcenter", "fl-rbf",
                 "sgs-k0.4", "sgs-k0.6")
-EXPERIMENTS = ("main", "hard", "ablation", "steering", "optimal")
+EXPERIMENTS = ("main", "hard", "ablation", "steering", "optimal", "teacher-points")
 
 
 @dataclass(frozen=True, order=True)
@@ -156,6 +166,9 @@ def cells(experiments=EXPERIMENTS, budgets=BUDGETS, seeds=SEEDS, methods=None):
                                 "kd+rkd") for k in STEERING_KS)
             elif exp == "optimal":
                 out.update(Cell(f"sgs-opt-k{k:g}", b, seed, "kd+rkd") for k in OPTIMAL_KS
+                           for b in budgets)
+            elif exp == "teacher-points":
+                out.update(Cell("fl-rbf", b, seed, loss) for loss in TEACHER_LOSSES
                            for b in budgets)
     if methods is not None:
         unknown = sorted(set(methods) - set(METHODS))
@@ -259,13 +272,18 @@ def train_student(cell, indices, weights, data, teacher_model, *, config=STUDENT
 
     kwargs = {**{f: getattr(config, f) for f in ("alpha", "temperature", "distance_weight",
                                                   "angle_weight", "rkd_scale")},
-              **LOSSES[cell.loss]}
+              **{**LOSSES, **TEACHER_LOSSES}[cell.loss]}
+    teacher_points = kwargs.pop("teacher_points", None)
     teacher = None if kwargs["alpha"] == 0 and kwargs["rkd_scale"] == 0 else teacher_model
     train_pts, train_y = data["train_points"], data["train_labels"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cell.seed)
         student = PointNet(data["n_classes"], width=config.width, embed_dim=config.embed_dim)
-    augment = Compose([RandomResample(config.n_points), *default_augmentation().transforms])
+    if teacher_points is None:
+        augment = Compose([RandomResample(config.n_points), *default_augmentation().transforms])
+    else:  # the teacher sees the resampled cloud, the student its first n_points
+        augment = Compose([RandomResample(teacher_points), *default_augmentation().transforms])
+        kwargs["student_points"] = config.n_points
     started = time.perf_counter()
     history = distill(
         student, teacher, train_pts[indices], train_y[indices], sample_weight=weights,

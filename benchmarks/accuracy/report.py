@@ -90,7 +90,9 @@ def main_table(res, budgets):
 def loss_table(res, budgets, methods, losses):
     header = ["method", "training"] + [f"{b}: {m}" for b in budgets for m in ("OA", "mAcc")]
     names = {"hard": "hard labels", "kd": "+ calibrated soft labels (KD)",
-             "kd+rkd": "+ embedding geometry (KD + RKD)"}
+             "kd+rkd": "+ embedding geometry (KD + RKD)",
+             "kd-t512": f"KD, teacher on {protocol.TEACHER_POINTS} points",
+             "kd+rkd-t512": f"KD + RKD, teacher on {protocol.TEACHER_POINTS} points"}
     rows = [[LABELS[m], names[loss]] + [res.fmt(m, b, met, loss) for b in budgets
                                         for met in ("oa", "macc")]
             for m in methods for loss in losses]
@@ -147,6 +149,14 @@ def claims(res, audit, budgets):
             out.append(f"- KD + RKD vs hard labels, {LABELS[m]} at {b}: "
                        f"OA {k[0][0] - h[0][0]:+.2f}, mAcc {k[1][0] - h[1][0]:+.2f}: "
                        f"**{'holds' if ok else 'does not hold'}**.")
+    for b in budgets:
+        h = [res.stat("fl-rbf", b, met, "hard") for met in ("oa", "macc")]
+        t = [res.stat("fl-rbf", b, met, "kd+rkd-t512") for met in ("oa", "macc")]
+        if all(h) and all(t):
+            ok = t[0][0] > h[0][0] and t[1][0] > h[1][0]
+            out.append(f"- KD + RKD with the teacher on {protocol.TEACHER_POINTS} points vs hard "
+                       f"labels, FL-RBF at {b}: OA {t[0][0] - h[0][0]:+.2f}, mAcc "
+                       f"{t[1][0] - h[1][0]:+.2f}: **{'holds' if ok else 'does not hold'}**.")
     if audit:
         for b, rows in audit["budgets"].items():
             emb = rows["embedding (FL-RBF gain)"]
@@ -264,8 +274,15 @@ def render(rows, audit):
         "### Training: hard labels vs the calibrated teacher (term B)", "",
         loss_table(res, budgets, ("fl-rbf", "sgs-k0.4"), ("hard", "kd+rkd")), "",
         "### Ablation (FL-RBF)", "", loss_table(res, budgets, ("fl-rbf",), tuple(protocol.LOSSES)),
-        "", f"### Steering k at {protocol.STEERING_BUDGET} shapes", "",
     ]
+    if any(res.get("fl-rbf", b, loss) for b in budgets for loss in protocol.TEACHER_LOSSES):
+        parts += [
+            "", f"### Teacher resolution: the teacher on {protocol.TEACHER_POINTS} points, "
+            f"the student on its first {protocol.STUDENT.n_points} (FL-RBF)", "",
+            loss_table(res, budgets, ("fl-rbf",),
+                       ("hard", "kd", "kd-t512", "kd+rkd", "kd+rkd-t512")),
+        ]
+    parts += ["", f"### Steering k at {protocol.STEERING_BUDGET} shapes", ""]
     pts = steering_points(res)
     if pts:
         parts += ["![OA against mAcc as k moves](img/accuracy_steering.png)", ""]

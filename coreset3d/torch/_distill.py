@@ -11,6 +11,8 @@ the RKD terms compare the pairwise geometry of the student's and the
 teacher's embeddings of the same batch.
 """
 
+from numbers import Integral
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -295,6 +297,7 @@ def distill(
     rkd_scale=0.1,
     projection="auto",
     label_smoothing=0.0,
+    student_points=None,
     epochs=200,
     batch_size=32,
     lr=1e-3,
@@ -345,6 +348,12 @@ def distill(
         returned in ``history.modules["projection"]``.
     label_smoothing : float, default=0.0
         Label smoothing of the hard-label CE.
+    student_points : int or None, default=None
+        The student sees only the first ``student_points`` points of each
+        augmented sample while the teacher sees all of them: a student
+        cheaper than the teacher, distilled from the teacher at its own
+        resolution. With a :class:`RandomResample` in ``augment`` the first
+        points are a fresh random subset. None: both see the same points.
     epochs, batch_size, lr, weight_decay, warmup_epochs, augment, sampler, \
 mixed_precision, record_dynamics, device, seed, checkpoint_dir, resume, progress, callbacks, \
 num_workers
@@ -397,6 +406,12 @@ num_workers
     check_nonnegative(temperature, "temperature")
     if temperature == 0:
         raise ValueError("temperature must be > 0, got 0.")
+    if student_points is not None:
+        if isinstance(student_points, bool) or not isinstance(student_points, Integral) \
+                or student_points < 1:
+            raise ValueError(f"student_points must be a positive int or None, got "
+                             f"{student_points!r}.")
+        student_points = int(student_points)
     label_smoothing = check_nonnegative(label_smoothing, "label_smoothing")
     if label_smoothing >= 1:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
@@ -432,7 +447,16 @@ num_workers
     weights = check_sample_weight(sample_weight, len(source))
 
     def loss_fn(x, y, w):
-        s_emb = student.forward_features(x)
+        x_s = x
+        if student_points is not None:
+            if x.ndim < 2 or x.shape[1] < student_points:
+                raise ValueError(
+                    f"student_points={student_points} but the augmented batches hold "
+                    f"{x.shape[1] if x.ndim >= 2 else 0} points a sample; lower student_points "
+                    "or resample to more points in augment."
+                )
+            x_s = x[:, :student_points]
+        s_emb = student.forward_features(x_s)
         s_logits = student.head(s_emb)
         t_emb = t_logits = None
         if need_teacher:
@@ -455,6 +479,8 @@ num_workers
                    "distance_weight": distance_weight, "angle_weight": angle_weight,
                    "rkd_scale": rkd_scale, "projection": proj is not None,
                    "label_smoothing": label_smoothing}
+    if student_points is not None:  # (absent otherwise: older checkpoints still resume)
+        fingerprint["student_points"] = student_points
     guard = preserve_mode(teacher if teacher is not None else nn.Identity(), training=False)
     with guard:
         return train_loop(

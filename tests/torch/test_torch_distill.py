@@ -182,6 +182,30 @@ def test_only_the_student_learns_and_teacher_mode_is_restored():
     assert not torch.equal(proj.weight, nn.Linear(4, 6, bias=False).weight)  # it was trained
 
 
+def test_student_points_feed_the_student_a_prefix_of_the_teachers_batch():
+    pts, y = _clouds()
+    torch.manual_seed(0)
+    teacher = PointNet(2, width=0.0625, embed_dim=6)
+    student = PointNet(2, width=0.0625, embed_dim=4)
+    seen = {"teacher": [], "student": []}
+    student.point_mlp.register_forward_pre_hook(
+        lambda m, args: seen["student"].append(args[0].transpose(1, 2).clone())
+    )
+    teacher.point_mlp.register_forward_pre_hook(
+        lambda m, args: seen["teacher"].append(args[0].transpose(1, 2).clone())
+    )
+    distill(student, teacher, pts, y, student_points=5, epochs=1, **FAST)
+    assert len(seen["teacher"]) == len(seen["student"]) == 2
+    for t, s in zip(seen["teacher"], seen["student"], strict=True):
+        assert t.shape[1] == pts.shape[1] and s.shape[1] == 5
+        assert torch.equal(s, t[:, :5])
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="student_points must be a positive int"):
+            distill(student, teacher, pts, y, student_points=bad, epochs=1, **FAST)
+    with pytest.raises(ValueError, match="lower student_points or resample to more points"):
+        distill(student, teacher, pts, y, student_points=pts.shape[1] + 1, epochs=1, **FAST)
+
+
 def test_resumed_distillation_matches_uninterrupted(tmp_path):
     pts, y = _clouds()
     w = np.linspace(0.5, 2.0, 8)
