@@ -70,7 +70,8 @@ def test_optimal_quota_favours_hard_classes_and_sums_to_the_floor(teacher):
 
 def _row(method, budget, seed, loss, oa, macc):
     return {"key": f"{method}|{budget}|{seed}|{loss}", "method": method, "budget": budget,
-            "seed": seed, "loss": loss, "oa": oa, "macc": macc, "select_s": 0.1}
+            "seed": seed, "loss": loss, "oa": oa, "macc": macc, "select_s": 0.1,
+            "student": protocol.student_fields(protocol.STUDENT, loss)}
 
 
 def test_report_checks_the_claims_from_the_numbers(tmp_path):
@@ -138,25 +139,46 @@ def test_makeup_table_reports_empty_classes_and_distances_to_both_priors():
     assert line == "| Loss | 400 | 2.5 | 0–3 | 0.40 | 0.62 |"
 
 
-@pytest.mark.parametrize("loss", ["kd+rkd", "kd+rkd-t512"])
-def test_student_and_teacher_resolutions_of_a_cell(loss):
+@pytest.mark.parametrize("teacher_points", [None, 64])
+@pytest.mark.parametrize("loss", ["hard", "kd+rkd"])
+def test_student_and_teacher_resolutions_of_a_cell(loss, teacher_points):
     pytest.importorskip("torch")
     from coreset3d.torch import PointNet
 
     rng = np.random.default_rng(0)
-    n_points = protocol.TEACHER_POINTS + 8
-    data = {"train_points": rng.normal(size=(8, n_points, 3)).astype(np.float32),
+    data = {"train_points": rng.normal(size=(8, 72, 3)).astype(np.float32),
             "train_labels": np.arange(8) % 2,
-            "test_points": rng.normal(size=(4, n_points, 3)).astype(np.float32),
+            "test_points": rng.normal(size=(4, 72, 3)).astype(np.float32),
             "test_labels": np.arange(4) % 2, "n_classes": 2}
     config = protocol.StudentConfig(width=0.0625, embed_dim=8, n_points=16, epochs=1,
-                                    batch_size=4, warmup_epochs=0, mixed_precision=False)
+                                    batch_size=4, warmup_epochs=0, mixed_precision=False,
+                                    teacher_points=teacher_points)
     teacher = PointNet(2, width=0.0625, embed_dim=8)
     seen = []
     teacher.point_mlp.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[2]))
     out = protocol.train_student(protocol.Cell("fl-rbf", 8, 0, loss), np.arange(8), np.ones(8),
                                  data, teacher, config=config, device="cpu")
     assert 0.0 <= out["oa"] <= 1.0
-    # the teacher gives soft labels on the student's 16 points, or on 512 of which the
-    # student sees the first 16
-    assert seen == [16 if loss == "kd+rkd" else protocol.TEACHER_POINTS] * 2
+    # soft labels on the student's 16 points, or on 64 of which the student sees the first 16
+    expected = [] if loss == "hard" else [teacher_points or 16] * 2
+    assert seen == expected
+
+
+def test_rows_count_only_under_the_settings_they_ran_with(tmp_path):
+    run_grid = _load("run_grid")
+    earlier = protocol.StudentConfig(teacher_points=None)
+    old = {k: v for k, v in protocol.student_fields(earlier).items() if k != "teacher_points"}
+    rows = [dict(_row("fl-rbf", 400, 0, "kd+rkd", 0.7, 0.6), student=old),  # before the field
+            dict(_row("fl-rbf", 400, 0, "hard", 0.7, 0.6), student=old),
+            dict(_row("fl-rbf", 400, 1, "kd+rkd", 0.7, 0.6),
+                 student=protocol.student_fields(protocol.STUDENT))]
+    assert [protocol.row_matches(r) for r in rows] == [False, True, True]
+    assert [protocol.row_matches(r, earlier) for r in rows] == [True, True, False]
+    # a hard-label cell has no teacher: its settings carry no teacher resolution
+    assert protocol.student_fields(protocol.STUDENT, "hard")["teacher_points"] is None
+    assert protocol.student_fields(protocol.STUDENT, "kd")["teacher_points"] == 512
+    path = tmp_path / "acc.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert run_grid.done_keys(path) == {"fl-rbf|400|0|hard", "fl-rbf|400|1|kd+rkd"}
+    assert run_grid.done_keys(path, earlier) == {"fl-rbf|400|0|hard", "fl-rbf|400|0|kd+rkd"}
+    assert [r["seed"] for r in report.load(path)] == [0, 1]

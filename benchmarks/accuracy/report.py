@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,9 @@ LABELS.update({f"sgs-opt-k{k:g}": f"SGS k={k:g}, optimal quota" for k in protoco
 SCALAR = ("loss", "gradnorm", "entropy", "el2n")
 
 
-def load(path):
-    """The result rows of ``path``, the first of each cell key (a cell run twice counts once)."""
+def load(path, config=protocol.STUDENT):
+    """The rows of ``path`` that ran with the student settings ``config``, the first of
+    each cell key (a cell run twice counts once)."""
     rows = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -44,8 +46,13 @@ def load(path):
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            rows.setdefault(row["key"], row)
+            if protocol.row_matches(row, config):
+                rows.setdefault(row["key"], row)
     return list(rows.values())
+
+
+#: The first sitting's protocol: the teacher gave soft labels on the student's 256 points.
+EARLIER = replace(protocol.STUDENT, teacher_points=None)
 
 
 class Results:
@@ -90,9 +97,7 @@ def main_table(res, budgets):
 def loss_table(res, budgets, methods, losses):
     header = ["method", "training"] + [f"{b}: {m}" for b in budgets for m in ("OA", "mAcc")]
     names = {"hard": "hard labels", "kd": "+ calibrated soft labels (KD)",
-             "kd+rkd": "+ embedding geometry (KD + RKD)",
-             "kd-t512": f"KD, teacher on {protocol.TEACHER_POINTS} points",
-             "kd+rkd-t512": f"KD + RKD, teacher on {protocol.TEACHER_POINTS} points"}
+             "kd+rkd": "+ embedding geometry (KD + RKD)"}
     rows = [[LABELS[m], names[loss]] + [res.fmt(m, b, met, loss) for b in budgets
                                         for met in ("oa", "macc")]
             for m in methods for loss in losses]
@@ -149,14 +154,6 @@ def claims(res, audit, budgets):
             out.append(f"- KD + RKD vs hard labels, {LABELS[m]} at {b}: "
                        f"OA {k[0][0] - h[0][0]:+.2f}, mAcc {k[1][0] - h[1][0]:+.2f}: "
                        f"**{'holds' if ok else 'does not hold'}**.")
-    for b in budgets:
-        h = [res.stat("fl-rbf", b, met, "hard") for met in ("oa", "macc")]
-        t = [res.stat("fl-rbf", b, met, "kd+rkd-t512") for met in ("oa", "macc")]
-        if all(h) and all(t):
-            ok = t[0][0] > h[0][0] and t[1][0] > h[1][0]
-            out.append(f"- KD + RKD with the teacher on {protocol.TEACHER_POINTS} points vs hard "
-                       f"labels, FL-RBF at {b}: OA {t[0][0] - h[0][0]:+.2f}, mAcc "
-                       f"{t[1][0] - h[1][0]:+.2f}: **{'holds' if ok else 'does not hold'}**.")
     if audit:
         for b, rows in audit["budgets"].items():
             emb = rows["embedding (FL-RBF gain)"]
@@ -262,8 +259,25 @@ def plots(res, out_dir):
     return written
 
 
-def render(rows, audit):
-    res = Results(rows)
+def resolution_table(res, earlier, budgets):
+    """KD and KD + RKD with the teacher on the student's points vs on its own resolution."""
+    header = ["method", "training", "teacher sees"] + [f"{b}: {m}" for b in budgets
+                                                       for m in ("OA", "mAcc")]
+    names = {"kd": "KD", "kd+rkd": "KD + RKD"}
+    rows = []
+    for m in ("fl-rbf", "sgs-k0.4"):
+        for loss in ("kd", "kd+rkd"):
+            for label, r in ((f"the student's {protocol.STUDENT.n_points} points", earlier),
+                             (f"{protocol.STUDENT.teacher_points} points", res)):
+                if any(r.get(m, b, loss) for b in budgets):
+                    rows.append([LABELS[m], names[loss], label]
+                                + [r.fmt(m, b, met, loss) for b in budgets
+                                   for met in ("oa", "macc")])
+    return _table(header, rows)
+
+
+def render(rows, audit, earlier_rows=()):
+    res, earlier = Results(rows), Results(earlier_rows)
     budgets = sorted({r["budget"] for r in rows}) or list(protocol.BUDGETS)
     seeds = sorted({r["seed"] for r in rows})
     parts = [
@@ -275,12 +289,16 @@ def render(rows, audit):
         loss_table(res, budgets, ("fl-rbf", "sgs-k0.4"), ("hard", "kd+rkd")), "",
         "### Ablation (FL-RBF)", "", loss_table(res, budgets, ("fl-rbf",), tuple(protocol.LOSSES)),
     ]
-    if any(res.get("fl-rbf", b, loss) for b in budgets for loss in protocol.TEACHER_LOSSES):
+    if earlier_rows:
         parts += [
-            "", f"### Teacher resolution: the teacher on {protocol.TEACHER_POINTS} points, "
-            f"the student on its first {protocol.STUDENT.n_points} (FL-RBF)", "",
-            loss_table(res, budgets, ("fl-rbf",),
-                       ("hard", "kd", "kd-t512", "kd+rkd", "kd+rkd-t512")),
+            "", "### Teacher resolution: soft labels on the student's points or on the "
+            "teacher's own", "",
+            f"_{len(earlier_rows)} cells of the first sitting, when the teacher gave its soft "
+            f"labels on the student's {protocol.STUDENT.n_points}-point batches (`run_grid.py "
+            "--teacher-points 0`); every other table uses the teacher on "
+            f"{protocol.STUDENT.teacher_points} points, of which the student sees the first "
+            f"{protocol.STUDENT.n_points}._", "",
+            resolution_table(res, earlier, sorted({r["budget"] for r in (*rows, *earlier_rows)})),
         ]
     parts += ["", f"### Steering k at {protocol.STEERING_BUDGET} shapes", ""]
     pts = steering_points(res)
@@ -327,8 +345,9 @@ def main(argv=None):
     p.add_argument("--markdown", type=Path, default=None)
     args = p.parse_args(argv)
     rows = load(args.results)
+    earlier = [r for r in load(args.results, EARLIER) if r["loss"] != "hard"]
     audit = json.loads(args.audit.read_text(encoding="utf-8")) if args.audit.exists() else None
-    text = render(rows, audit)
+    text = render(rows, audit, earlier)
     if args.markdown is None:
         print(text)
         return 0

@@ -17,6 +17,7 @@ embeddings and the Loss, EL2N and Entropy scores to
 ``benchmarks/results/accuracy_audit.json``.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def parse_args(argv=None):
                         "processes with shards 0/N .. N-1/N and the same other options split "
                         "the grid (on our 2-core machine two side by side ran 12x slower each "
                         "than one alone: measure before sharding on one machine)")
+    p.add_argument("--teacher-points", type=int, default=protocol.STUDENT.teacher_points,
+                   help="points a shape the teacher sees for the soft labels (the student "
+                        "sees the first of them); 0: the student's own points")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-minutes", type=float, default=None,
@@ -66,15 +70,18 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def done_keys(path):
-    """Keys of the cells already in the results file (a torn last line is ignored)."""
+def done_keys(path, config=protocol.STUDENT):
+    """Keys of the cells already in the results file under the student settings ``config``
+    (rows of other settings, and a torn last line, are ignored)."""
     keys = set()
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
-                keys.add(json.loads(line)["key"])
-            except (json.JSONDecodeError, KeyError):
+                row = json.loads(line)
+            except json.JSONDecodeError:
                 continue
+            if protocol.row_matches(row, config):
+                keys.add(row["key"])
     return keys
 
 
@@ -142,7 +149,8 @@ def write_audit(teacher, path):
 def main(argv=None):
     args = parse_args(argv)
     todo_all = protocol.cells(args.experiments, args.budgets, args.seeds, args.methods)
-    done = done_keys(args.out)
+    config = replace(protocol.STUDENT, teacher_points=args.teacher_points or None)
+    done = done_keys(args.out, config)
     pending = [c for c in todo_all if c.key not in done]
     todo = shard_cells(todo_all, done, *parse_shard(args.shard))
     if args.list:
@@ -179,13 +187,15 @@ def main(argv=None):
             break
         indices, weights, select_s, counts = protocol.select(cell.method, cell.budget,
                                                              cell.seed, teacher)
-        ckpt = ckpt_root / cell.key.replace("|", "_")
+        student = protocol.student_fields(config, cell.loss)
+        tag = hashlib.sha1(json.dumps(student, sort_keys=True).encode()).hexdigest()[:8]
+        ckpt = ckpt_root / f"{cell.key.replace('|', '_')}_{tag}"
         result = protocol.train_student(cell, indices, weights, data, art.calibrated,
-                                        device=args.device, checkpoint_dir=ckpt)
+                                        config=config, device=args.device, checkpoint_dir=ckpt)
         shutil.rmtree(ckpt, ignore_errors=True)
         row = {"key": cell.key, **asdict(cell), **result, "select_s": select_s,
                "class_counts": counts.tolist(), "n_classes_kept": int((counts > 0).sum()),
-               "student": protocol.student_fields(), "teacher": art.keys["calibrated"],
+               "student": student, "teacher": art.keys["calibrated"],
                "threads": args.threads, "load_avg": list(os.getloadavg()),
                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         with open(args.out, "a", encoding="utf-8") as fh:
