@@ -79,10 +79,12 @@ def test_report_checks_the_claims_from_the_numbers(tmp_path):
     for seed in range(3):
         rows += [_row("fl-rbf", 400, seed, "kd+rkd", 0.80, 0.70),
                  _row("sgs-k0.4", 400, seed, "kd+rkd", 0.798, 0.72),
-                 _row("fl-rbf", 400, seed, "hard", 0.78, 0.69),
+                 _row("fl-rbf", 400, seed, "hard", 0.77 + 0.01 * seed, 0.69),
                  _row("loss", 400, seed, "kd+rkd", 0.75, 0.71)]
     text = report.render(rows, None)
-    assert "mAcc +2.00, OA -0.20 points" in text
+    assert "mAcc +2.00 ± 0.00, OA -0.20 ± 0.00 points" in text
+    # hard-label OA 77, 78, 79 (sample variance 1) against a constant 80: +2 ± sqrt(1/3)
+    assert "FL-RBF at 400: OA +2.00 ± 0.58, mAcc +1.00 ± 0.00: **holds**" in text
     assert "SGS (k = 0.4) vs FL-RBF at 400 shapes" in text and "**holds**" in text
     # FL-RBF's mAcc 70 < Loss's 71: the claim fails and the report says so
     assert "beats 0 of 1 on both: **does not hold**" in text
