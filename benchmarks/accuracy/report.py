@@ -247,7 +247,9 @@ def plots(res, out_dir):
     pts = steering_points(res)
     if pts:
         fig, ax = plt.subplots(figsize=(5, 4))
-        ax.plot([p[2][0] for p in pts], [p[1][0] for p in pts], "o-", label="SGS, flat floor")
+        ax.errorbar([p[2][0] for p in pts], [p[1][0] for p in pts],
+                    xerr=[p[2][1] for p in pts], yerr=[p[1][1] for p in pts], fmt="o-",
+                    capsize=2, label="SGS, flat floor (± std over seeds)")
         for k, oa, macc in pts:
             ax.annotate(f"k={k:g}", (macc[0], oa[0]), textcoords="offset points", xytext=(4, 4))
         opt = [(k, res.stat(f"sgs-opt-k{k:g}", protocol.STEERING_BUDGET, "oa"),
