@@ -149,6 +149,9 @@ def write_audit(teacher, path):
 def main(argv=None):
     args = parse_args(argv)
     todo_all = protocol.cells(args.experiments, args.budgets, args.seeds, args.methods)
+    if args.teacher_points and args.teacher_points < protocol.STUDENT.n_points:
+        raise SystemExit(f"--teacher-points must be 0 (the student's points) or at least the "
+                         f"student's {protocol.STUDENT.n_points}, got {args.teacher_points}.")
     config = replace(protocol.STUDENT, teacher_points=args.teacher_points or None)
     done = done_keys(args.out, config)
     pending = [c for c in todo_all if c.key not in done]
