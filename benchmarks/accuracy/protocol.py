@@ -25,6 +25,7 @@ protocol reruns its cells and the older rows stay in the file for
 comparison.
 """
 
+import json
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -271,16 +272,16 @@ def train_student(cell, indices, weights, data, teacher_model, *, config=STUDENT
     kwargs = {**{f: getattr(config, f) for f in ("alpha", "temperature", "distance_weight",
                                                   "angle_weight", "rkd_scale")},
               **LOSSES[cell.loss]}
-    teacher = None if kwargs["alpha"] == 0 and kwargs["rkd_scale"] == 0 else teacher_model
+    teacher = teacher_model if uses_teacher(cell.loss, config) else None
     teacher_points = student_fields(config, cell.loss)["teacher_points"]
     train_pts, train_y = data["train_points"], data["train_labels"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cell.seed)
         student = PointNet(data["n_classes"], width=config.width, embed_dim=config.embed_dim)
-    if teacher_points is None:
-        augment = Compose([RandomResample(config.n_points), *default_augmentation().transforms])
-    else:  # the teacher sees the resampled cloud, the student its first n_points
-        augment = Compose([RandomResample(teacher_points), *default_augmentation().transforms])
+    # the teacher sees the resampled cloud, the student its first n_points
+    augment = Compose([RandomResample(teacher_points or config.n_points),
+                       *default_augmentation().transforms])
+    if teacher_points:
         kwargs["student_points"] = config.n_points
     started = time.perf_counter()
     history = distill(
@@ -298,13 +299,33 @@ def train_student(cell, indices, weights, data, teacher_model, *, config=STUDENT
             "resumed_from": int(history.resumed_from)}
 
 
+def uses_teacher(loss, config=STUDENT):
+    """Whether a cell of ``loss`` needs the teacher (soft labels or embeddings)."""
+    args = {"alpha": config.alpha, "rkd_scale": config.rkd_scale, **LOSSES[loss]}
+    return args["alpha"] > 0 or args["rkd_scale"] > 0
+
+
 def student_fields(config=STUDENT, loss="kd+rkd"):
     """The settings a cell of ``loss`` trains with (no teacher resolution without a teacher)."""
     fields = asdict(config)
-    if LOSSES[loss].get("alpha", config.alpha) == 0 and LOSSES[loss].get(
-            "rkd_scale", config.rkd_scale) == 0:
+    if not uses_teacher(loss, config):
         fields["teacher_points"] = None
     return fields
+
+
+def load_rows(path, config=STUDENT):
+    """The rows of the results file ``path`` that ran with ``config``, the first of each
+    cell key (a cell run twice counts once); a torn last line is skipped."""
+    rows = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row_matches(row, config):
+                rows.setdefault(row["key"], row)
+    return list(rows.values())
 
 
 def row_matches(row, config=STUDENT):

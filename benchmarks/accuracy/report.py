@@ -37,19 +37,7 @@ LABELS.update({f"sgs-opt-k{k:g}": f"SGS k={k:g}, optimal quota" for k in protoco
 SCALAR = ("loss", "gradnorm", "entropy", "el2n")
 
 
-def load(path, config=protocol.STUDENT):
-    """The rows of ``path`` that ran with the student settings ``config``, the first of
-    each cell key (a cell run twice counts once)."""
-    rows = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if protocol.row_matches(row, config):
-                rows.setdefault(row["key"], row)
-    return list(rows.values())
+load = protocol.load_rows
 
 
 #: The first sitting's protocol: the teacher gave soft labels on the student's 256 points.

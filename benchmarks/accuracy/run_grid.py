@@ -71,18 +71,8 @@ def parse_args(argv=None):
 
 
 def done_keys(path, config=protocol.STUDENT):
-    """Keys of the cells already in the results file under the student settings ``config``
-    (rows of other settings, and a torn last line, are ignored)."""
-    keys = set()
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if protocol.row_matches(row, config):
-                keys.add(row["key"])
-    return keys
+    """Keys of the cells already in the results file under the student settings ``config``."""
+    return {row["key"] for row in protocol.load_rows(path, config)}
 
 
 def shard_cells(cells, done, shard, n_shards):
@@ -140,7 +130,7 @@ def write_audit(teacher, path):
         for name, signal in signals.items():
             audit = signal_audit(signal, teacher["labels"], budget, sigma=0.5)
             rows[name] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in asdict(audit).items() if k != "classes"}
+                          for k, v in asdict(audit).items() if k not in ("classes", "values")}
         out["budgets"][str(budget)] = rows
     path.write_text(json.dumps(out, indent=1, default=float) + "\n", encoding="utf-8")
     log.info("signal audit written to %s", path)
