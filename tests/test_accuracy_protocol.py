@@ -60,6 +60,38 @@ def test_every_method_selects_exactly_the_budget(teacher, method):
     assert counts.sum() == 40 and seconds >= 0
 
 
+def test_uniform_prior_cells_have_their_own_keys_and_run_once():
+    cells = protocol.cells()
+    keys = [c.key for c in cells]
+    # steering-uniform (k = 0) and prior both hold FL-RBF at 800 with uniform weights
+    assert keys.count("fl-rbf|800|0|kd+rkd|uniform") == 1
+    assert keys.count("fl-rbf|800|0|kd+rkd") == 1
+    steer = protocol.cells(["steering-uniform"], seeds=[0])
+    assert {c.prior for c in steer} == {"uniform"}
+    assert len(steer) == len(protocol.STEERING_KS)
+    prior = protocol.cells(["prior"], budgets=[400], seeds=[1])
+    assert sorted(c.key for c in prior) == ["fl-rbf|400|1|kd+rkd|uniform",
+                                            "sgs-k0.4|400|1|kd+rkd|uniform"]
+
+
+@pytest.mark.parametrize("method", ["fl-rbf", "sgs-k0.4", "sgs-opt-k0.4", "loss"])
+def test_uniform_prior_changes_the_weights_not_the_subset(teacher, method):
+    emp, w_emp, _, counts = protocol.select(method, 40, 0, teacher)
+    uni, w_uni, _, _ = protocol.select(method, 40, 0, teacher, "uniform")
+    np.testing.assert_array_equal(emp, uni)
+    y = teacher["labels"][uni]
+    present = counts > 0
+    # every class present carries the same total weight, whatever its count
+    mass = np.bincount(y, weights=w_uni, minlength=counts.shape[0])[present]
+    np.testing.assert_allclose(mass, mass[0])
+    # toward the training prior the total weight follows the class sizes instead
+    sizes = np.bincount(teacher["labels"])[present]
+    mass = np.bincount(y, weights=w_emp, minlength=counts.shape[0])[present]
+    np.testing.assert_allclose(mass / mass.sum(), sizes / sizes.sum())
+    with pytest.raises(ValueError, match="unknown prior 'balanced'"):
+        protocol.select(method, 40, 0, teacher, "balanced")
+
+
 def test_optimal_quota_favours_hard_classes_and_sums_to_the_floor(teacher):
     quota = protocol.optimal_quota(0.5, 40, teacher)
     assert quota.sum() == 20
@@ -96,6 +128,31 @@ def test_report_checks_the_claims_from_the_numbers(tmp_path):
     body = doc.read_text(encoding="utf-8")
     assert body.count(report.START) == 1 and "second" in body and "first" not in body
     assert body.startswith("# Benchmarks\n\nintro\n")
+
+
+def test_report_keeps_uniform_prior_rows_out_of_the_other_tables():
+    rows = []
+    for seed in range(3):
+        for k in protocol.STEERING_KS:
+            method = "fl-rbf" if k == 0 else f"sgs-k{k:g}"
+            # training prior: k lowers both metrics; uniform prior: k trades OA for mAcc
+            rows.append(_row(method, 800, seed, "kd+rkd", 0.80 - 0.02 * k, 0.70 - 0.02 * k))
+            rows.append(dict(_row(method, 800, seed, "kd+rkd", 0.78 - 0.02 * k,
+                                  0.72 + 0.03 * k), prior="uniform",
+                             key=f"{method}|800|{seed}|kd+rkd|uniform"))
+    text = report.render(rows, None)
+    res = report.Results(rows)
+    assert res.stat("fl-rbf", 800, "oa")[0] == pytest.approx(80.0)
+    assert res.stat("fl-rbf", 800, "oa", prior="uniform")[0] == pytest.approx(78.0)
+    steering = text.split("### Steering")[1]
+    assert "| 0 | 80.00 ± 0.00 | 70.00 ± 0.00 | 78.00 ± 0.00 | 72.00 ± 0.00 |" in steering
+    assert ("weights toward the training prior: k = 1 vs k = 0 mAcc -2.00 ± 0.00, OA -2.00 ± "
+            "0.00; best OA at k = 0, best mAcc at k = 0 (claim: k trades OA for mAcc): "
+            "**does not hold**") in text
+    assert ("weights toward the uniform prior: k = 1 vs k = 0 mAcc +3.00 ± 0.00, OA -2.00 ± "
+            "0.00; best OA at k = 0, best mAcc at k = 1 (claim: k trades OA for mAcc): "
+            "**holds**") in text
+    assert "| FL-RBF | 800 | 80.00 ± 0.00 | 70.00 ± 0.00 | 78.00 ± 0.00 | 72.00 ± 0.00 |" in text
 
 
 def test_results_reader_skips_a_torn_last_line_and_counts_a_cell_once(tmp_path):

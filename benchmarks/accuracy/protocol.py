@@ -56,6 +56,12 @@ STEERING_KS = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0)
 #: is the classical rate of a Lipschitz risk bound (Theorem 3.3's setting).
 OPTIMAL_BETA = 0.5
 OPTIMAL_KS = (0.4, 0.6)
+#: Class priors the student's per-sample weights aim at (the selectors'
+#: ``target_prior``): "empirical" is the training set's prior (OA, every table
+#: but the prior one), "uniform" the mAcc prior.
+PRIORS = ("empirical", "uniform")
+#: Selections trained with either prior in the "prior" experiment.
+PRIOR_METHODS = ("fl-rbf", "sgs-k0.4")
 
 
 @dataclass(frozen=True)
@@ -128,21 +134,25 @@ for _k in OPTIMAL_KS:
 MAIN_METHODS = ("random", "stratified", "loss", "gradnorm", "entropy", "el2n", "drop",
                 "balanced-el2n", "nucs-el2n", "ccs-cp-el2n", "herding", "kcenter", "fl-rbf",
                 "sgs-k0.4", "sgs-k0.6")
-EXPERIMENTS = ("main", "hard", "ablation", "steering", "optimal")
+EXPERIMENTS = ("main", "hard", "ablation", "steering", "optimal", "prior", "steering-uniform")
 
 
 @dataclass(frozen=True, order=True)
 class Cell:
-    """One trained student: a method's subset at a budget, a seed and a loss."""
+    """One trained student: a method's subset at a budget, a seed, a loss and the
+    class prior its per-sample weights aim at."""
 
     method: str
     budget: int
     seed: int
     loss: str
+    prior: str = "empirical"
 
     @property
     def key(self):
-        return f"{self.method}|{self.budget}|{self.seed}|{self.loss}"
+        key = f"{self.method}|{self.budget}|{self.seed}|{self.loss}"
+        # the empirical prior was the only one when the first rows were written
+        return key if self.prior == "empirical" else f"{key}|{self.prior}"
 
 
 def cells(experiments=EXPERIMENTS, budgets=BUDGETS, seeds=SEEDS, methods=None):
@@ -169,6 +179,12 @@ def cells(experiments=EXPERIMENTS, budgets=BUDGETS, seeds=SEEDS, methods=None):
             elif exp == "optimal":
                 out.update(Cell(f"sgs-opt-k{k:g}", b, seed, "kd+rkd") for k in OPTIMAL_KS
                            for b in budgets)
+            elif exp == "prior":
+                out.update(Cell(m, b, seed, "kd+rkd", "uniform") for m in PRIOR_METHODS
+                           for b in budgets)
+            elif exp == "steering-uniform":
+                out.update(Cell("fl-rbf" if k == 0 else f"sgs-k{k:g}", STEERING_BUDGET, seed,
+                                "kd+rkd", "uniform") for k in STEERING_KS)
     if methods is not None:
         unknown = sorted(set(methods) - set(METHODS))
         if unknown:
@@ -176,7 +192,8 @@ def cells(experiments=EXPERIMENTS, budgets=BUDGETS, seeds=SEEDS, methods=None):
         out = {c for c in out if c.method in methods}
     # a total order (loss last breaks the ties of one method's losses): shards of
     # run_grid split this list by position, in processes with different hash seeds
-    return sorted(out, key=lambda c: (c.seed, c.budget, c.loss != "kd+rkd", c.method, c.loss))
+    return sorted(out, key=lambda c: (c.seed, c.budget, c.loss != "kd+rkd", c.prior, c.method,
+                                      c.loss))
 
 
 def class_recall_proxy(history, labels, n_classes):
@@ -195,19 +212,23 @@ def class_recall_proxy(history, labels, n_classes):
         labels, minlength=n_classes)
 
 
-def select(method, budget, seed, teacher):
+def select(method, budget, seed, teacher, prior="empirical"):
     """Run one method; return indices, weights, selection seconds and its class counts.
 
     ``teacher`` is a dict with ``embeddings``, ``labels``, ``scores`` (name ->
     array) and ``recall`` (per-class proxy, see :func:`class_recall_proxy`).
+    The weights aim at ``prior`` (the selector's ``target_prior``); the
+    selection itself does not depend on it.
     """
+    if prior not in PRIORS:
+        raise ValueError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}.")
     spec = METHODS[method]
     X, y = teacher["embeddings"], teacher["labels"]
     started = time.perf_counter()
     if "optimal_k" in spec:
-        indices, weights = _optimal_sgs(spec["optimal_k"], budget, seed, teacher)
+        indices, weights = _optimal_sgs(spec["optimal_k"], budget, seed, teacher, prior)
     else:
-        sel = spec["build"](budget, seed)
+        sel = spec["build"](budget, seed).set_params(target_prior=prior)
         fit_params = {}
         if "score" in spec:
             fit_params["scores"] = teacher["scores"][spec["score"]]
@@ -238,7 +259,7 @@ def optimal_quota(k, budget, teacher):
     return np.array([quota[c] for c in range(sizes.shape[0])])
 
 
-def _optimal_sgs(k, budget, seed, teacher):
+def _optimal_sgs(k, budget, seed, teacher, prior="empirical"):
     """SGS with the optimal quota: FL-RBF within each class, then global FL-RBF from the seeds."""
     X, y = teacher["embeddings"], teacher["labels"]
     quota = optimal_quota(k, budget, teacher)
@@ -250,7 +271,7 @@ def _optimal_sgs(k, budget, seed, teacher):
         fl = FacilityLocationRBF(budget=int(q), sigma=0.5, random_state=seed).fit(X[rows])
         seeds.append(rows[fl.sample_indices_])
     seeds = np.concatenate(seeds)
-    fl = FacilityLocationRBF(budget=budget, sigma=0.5, random_state=seed)
+    fl = FacilityLocationRBF(budget=budget, sigma=0.5, target_prior=prior, random_state=seed)
     fl.fit(X, y, initial_indices=seeds)
     return fl.sample_indices_, fl.weights_
 

@@ -44,25 +44,30 @@ load = protocol.load_rows
 EARLIER = replace(protocol.STUDENT, teacher_points=None)
 
 
+def prior_of(row):
+    """The class prior a row's weights aimed at (rows from before the field: empirical)."""
+    return row.get("prior", "empirical")
+
+
 class Results:
-    """Per-(method, budget, loss) statistics over the seeds that finished."""
+    """Per-(method, budget, loss, prior) statistics over the seeds that finished."""
 
     def __init__(self, rows):
         self.cells = defaultdict(list)
         for r in rows:
-            self.cells[(r["method"], r["budget"], r["loss"])].append(r)
+            self.cells[(r["method"], r["budget"], r["loss"], prior_of(r))].append(r)
 
-    def get(self, method, budget, loss="kd+rkd"):
-        return self.cells.get((method, budget, loss), [])
+    def get(self, method, budget, loss="kd+rkd", prior="empirical"):
+        return self.cells.get((method, budget, loss, prior), [])
 
-    def stat(self, method, budget, metric, loss="kd+rkd"):
-        vals = [100 * r[metric] for r in self.get(method, budget, loss)]
+    def stat(self, method, budget, metric, loss="kd+rkd", prior="empirical"):
+        vals = [100 * r[metric] for r in self.get(method, budget, loss, prior)]
         if not vals:
             return None
         return float(np.mean(vals)), float(np.std(vals)), len(vals)
 
-    def fmt(self, method, budget, metric, loss="kd+rkd"):
-        s = self.stat(method, budget, metric, loss)
+    def fmt(self, method, budget, metric, loss="kd+rkd", prior="empirical"):
+        s = self.stat(method, budget, metric, loss, prior)
         if s is None:
             return "–"
         mean, std, n = s
@@ -93,15 +98,37 @@ def loss_table(res, budgets, methods, losses):
     return _table(header, rows)
 
 
-def steering_points(res):
+def steering_points(res, prior="empirical"):
     pts = []
     for k in protocol.STEERING_KS:
         method = "fl-rbf" if k == 0 else f"sgs-k{k:g}"
-        oa = res.stat(method, protocol.STEERING_BUDGET, "oa")
-        macc = res.stat(method, protocol.STEERING_BUDGET, "macc")
+        oa = res.stat(method, protocol.STEERING_BUDGET, "oa", prior=prior)
+        macc = res.stat(method, protocol.STEERING_BUDGET, "macc", prior=prior)
         if oa and macc:
             pts.append((k, oa, macc))
     return pts
+
+
+PRIOR_NAMES = {"empirical": "training prior", "uniform": "uniform prior"}
+
+
+def steering_table(res):
+    """k against OA and mAcc with the weights toward each prior that was measured."""
+    by_prior = {prior: {p[0]: p for p in steering_points(res, prior)}
+                for prior in protocol.PRIORS}
+    priors = [prior for prior in protocol.PRIORS if by_prior[prior]]
+    if not priors:
+        return "not measured yet"
+    header = ["k"] + [f"{PRIOR_NAMES[p]}: {m}" for p in priors for m in ("OA", "mAcc")]
+    rows = []
+    for k in protocol.STEERING_KS:
+        cells = []
+        for prior in priors:
+            pt = by_prior[prior].get(k)
+            cells += ([f"{pt[1][0]:.2f} ± {pt[1][1]:.2f}", f"{pt[2][0]:.2f} ± {pt[2][1]:.2f}"]
+                      if pt else ["–", "–"])
+        rows.append([f"{k:g}"] + cells)
+    return _table(header, rows)
 
 
 def _diff(a, b):
@@ -126,6 +153,24 @@ def claims(res, audit, budgets):
                    f"**{'holds' if ok else 'does not hold'}**.")
     else:
         out.append(f"- SGS vs FL-RBF at {b0} shapes: not measured yet.")
+    fl_u = [res.stat("fl-rbf", b0, met, prior="uniform") for met in ("oa", "macc")]
+    sgs_u = [res.stat("sgs-k0.4", b0, met, prior="uniform") for met in ("oa", "macc")]
+    if all(fl_u) and all(sgs_u):
+        ok = sgs_u[1][0] - fl_u[1][0] >= 1.5 and sgs_u[0][0] - fl_u[0][0] >= -0.5
+        out.append(f"  With both students' weights toward the uniform prior: mAcc "
+                   f"{_diff(sgs_u[1], fl_u[1])}, OA {_diff(sgs_u[0], fl_u[0])}: "
+                   f"**{'holds' if ok else 'does not hold'}**.")
+    for prior, name in (("empirical", "the training prior"), ("uniform", "the uniform prior")):
+        pts = steering_points(res, prior)
+        if len(pts) == len(protocol.STEERING_KS):
+            best_oa = max(pts, key=lambda p: p[1][0])
+            best_m = max(pts, key=lambda p: p[2][0])
+            first, last = pts[0], pts[-1]
+            ok = last[2][0] > first[2][0] and last[1][0] <= first[1][0]
+            out.append(f"- Steering at {protocol.STEERING_BUDGET}, weights toward {name}: k = 1 "
+                       f"vs k = 0 mAcc {_diff(last[2], first[2])}, OA {_diff(last[1], first[1])};"
+                       f" best OA at k = {best_oa[0]:g}, best mAcc at k = {best_m[0]:g} (claim: "
+                       f"k trades OA for mAcc): **{'holds' if ok else 'does not hold'}**.")
     for b in budgets:
         f_oa, f_m = res.stat("fl-rbf", b, "oa"), res.stat("fl-rbf", b, "macc")
         others = [(m, res.stat(m, b, "oa"), res.stat(m, b, "macc")) for m in SCALAR]
@@ -195,7 +240,7 @@ def makeup_table(rows, class_sizes, budgets):
     prior, uniform = sizes / sizes.sum(), np.full(sizes.shape[0], 1 / sizes.shape[0])
     by = defaultdict(list)
     for r in rows:
-        if r["loss"] == "kd+rkd" and "class_counts" in r:
+        if r["loss"] == "kd+rkd" and prior_of(r) == "empirical" and "class_counts" in r:
             by[(r["method"], r["budget"])].append(np.asarray(r["class_counts"], dtype=float))
     table = []
     for b in budgets:
@@ -232,14 +277,18 @@ def plots(res, out_dir):
     import matplotlib.pyplot as plt
 
     written = []
-    pts = steering_points(res)
-    if pts:
-        fig, ax = plt.subplots(figsize=(5, 4))
-        ax.errorbar([p[2][0] for p in pts], [p[1][0] for p in pts],
-                    xerr=[p[2][1] for p in pts], yerr=[p[1][1] for p in pts], fmt="o-",
-                    capsize=2, label="SGS, flat floor (± std over seeds)")
-        for k, oa, macc in pts:
-            ax.annotate(f"k={k:g}", (macc[0], oa[0]), textcoords="offset points", xytext=(4, 4))
+    curves = [(prior, steering_points(res, prior)) for prior in protocol.PRIORS]
+    curves = [(prior, pts) for prior, pts in curves if pts]
+    if curves:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        for prior, pts in curves:
+            ax.errorbar([p[2][0] for p in pts], [p[1][0] for p in pts],
+                        xerr=[p[2][1] for p in pts], yerr=[p[1][1] for p in pts], fmt="o-",
+                        capsize=2, label=f"SGS, weights toward the {PRIOR_NAMES[prior]} "
+                                         "(± std)")
+            for k, oa, macc in pts:
+                ax.annotate(f"{k:g}", (macc[0], oa[0]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=8)
         opt = [(k, res.stat(f"sgs-opt-k{k:g}", protocol.STEERING_BUDGET, "oa"),
                 res.stat(f"sgs-opt-k{k:g}", protocol.STEERING_BUDGET, "macc"))
                for k in protocol.OPTIMAL_KS]
@@ -248,8 +297,8 @@ def plots(res, out_dir):
             ax.plot([o[2][0] for o in opt], [o[1][0] for o in opt], "s", label="SGS, optimal quota")
         ax.set_xlabel("mAcc (%)")
         ax.set_ylabel("OA (%)")
-        ax.set_title(f"Steering k at {protocol.STEERING_BUDGET} shapes (ModelNet40)")
-        ax.legend()
+        ax.set_title(f"Steering k at {protocol.STEERING_BUDGET} shapes (ModelNet40; labels: k)")
+        ax.legend(fontsize=8)
         fig.tight_layout()
         path = out_dir / "accuracy_steering.png"
         fig.savefig(path, dpi=110)
@@ -299,13 +348,24 @@ def render(rows, audit, earlier_rows=()):
             f"{protocol.STUDENT.n_points}._", "",
             resolution_table(res, earlier, sorted({r["budget"] for r in (*rows, *earlier_rows)})),
         ]
-    parts += ["", f"### Steering k at {protocol.STEERING_BUDGET} shapes", ""]
-    pts = steering_points(res)
-    if pts:
+    parts += ["", f"### Steering k at {protocol.STEERING_BUDGET} shapes", "",
+              "_Every other table trains the student with per-sample weights toward the "
+              "training set's class prior (the selectors' default `target_prior=\"empirical\"`,"
+              " the OA prior). That reweighting hands the head classes back the weight a "
+              "balanced subset took from them, so the steering is also run with weights toward"
+              " the uniform prior (`target_prior=\"uniform\"`, the mAcc prior): same subsets, "
+              "other weights._", ""]
+    if any(steering_points(res, prior) for prior in protocol.PRIORS):
         parts += ["![OA against mAcc as k moves](img/accuracy_steering.png)", ""]
-    parts.append(_table(["k", "OA", "mAcc"], [[f"{k:g}", f"{oa[0]:.2f} ± {oa[1]:.2f}",
-                                                f"{m[0]:.2f} ± {m[1]:.2f}"] for k, oa, m in pts])
-                 if pts else "not measured yet")
+    parts.append(steering_table(res))
+    prior_rows = [[LABELS[m], b] + [res.fmt(m, b, met, prior=prior) for prior in protocol.PRIORS
+                                    for met in ("oa", "macc")]
+                  for m in protocol.PRIOR_METHODS for b in budgets
+                  if res.get(m, b, prior="uniform")]
+    if prior_rows:
+        parts += ["", "### Target prior of the student's weights", "",
+                  _table(["method", "budget", "training prior: OA", "mAcc", "uniform prior: OA",
+                          "mAcc"], prior_rows)]
     opt_rows = [[f"{k:g}", b, res.fmt(f"sgs-opt-k{k:g}", b, "oa"),
                  res.fmt(f"sgs-opt-k{k:g}", b, "macc"), res.fmt(f"sgs-k{k:g}", b, "oa"),
                  res.fmt(f"sgs-k{k:g}", b, "macc")]

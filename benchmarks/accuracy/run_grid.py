@@ -179,7 +179,7 @@ def main(argv=None):
             log.info("stopping after %.1f min: %d cells left", minutes, len(todo) - i)
             break
         indices, weights, select_s, counts = protocol.select(cell.method, cell.budget,
-                                                             cell.seed, teacher)
+                                                             cell.seed, teacher, cell.prior)
         student = protocol.student_fields(config, cell.loss)
         tag = hashlib.sha1(json.dumps(student, sort_keys=True).encode()).hexdigest()[:8]
         ckpt = ckpt_root / f"{cell.key.replace('|', '_')}_{tag}"
