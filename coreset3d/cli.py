@@ -170,6 +170,9 @@ class SelectConfig:
     selector: str = field(default="sgs", metadata=meta(
         "selection method (see the list below)", choices=tuple(pl.SELECTORS)))
     k: float = field(default=0.4, metadata=meta("SGS floor share in [0, 1]"))
+    target_prior: str = field(default="empirical", metadata=meta(
+        "class prior of the written weights: empirical (the data's own; OA) or uniform (every "
+        "class equal; mAcc)", choices=pl.TARGET_PRIORS))
     max_memory: str | None = field(default=None, metadata=meta(
         "cap on the kernel memory of facility location, e.g. 4GiB (default: 30%% of RAM); "
         "beyond it kernel rows are recomputed on demand", metavar="SIZE"))
@@ -359,7 +362,8 @@ def _cmd_select(args, command):
     started = time.perf_counter()
     result = pl.select_embeddings(X, y, selector=cfg.selector, budget=budget, k=cfg.k,
                                   seed=cfg.seed, scores=scores, recall=recall,
-                                  max_memory=cfg.max_memory, progress=console.progress)
+                                  max_memory=cfg.max_memory, target_prior=cfg.target_prior,
+                                  progress=console.progress)
     seconds = time.perf_counter() - started
     console.stage("select", f"{cfg.selector}: {len(result['indices'])} of {X.shape[0]} rows",
                   seconds)

@@ -105,6 +105,20 @@ def test_second_run_with_another_selector_reuses_the_teacher(cache_env, capsys):
     assert "kcenter (pruned student)" in printed and "random subset (same size)" in printed
 
 
+def test_uniform_target_prior_reweights_the_same_subset(cache_env, capsys):
+    out = cache_env["root"] / "uniform"
+    status = cli.main(["run", "--config", str(cache_env["config"]), "--budget", "5",
+                       "--target-prior", "uniform", "--no-reference", "--quiet",
+                       "--out", str(out)])
+    assert status == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["target_prior"] == "uniform"
+    assert res["selection"]["kept"] == cache_env["first"]["selection"]["kept"]
+    # same subset, other weights: a new selection entry and a new student, the same teacher
+    hits = res["cache_hits"]
+    assert hits["teacher"] and not hits["selection"] and not hits["student"]
+
+
 def test_json_output_is_the_results_document(cache_env, capsys):
     out = cache_env["root"] / "json"
     status = cli.main(["run", "--config", str(cache_env["config"]), "--budget", "5", "--json",
@@ -251,6 +265,13 @@ def test_select_on_user_embeddings(tmp_path, capsys):
     assert doc["n_selected"] == 18
     assert [c["class"] for c in doc["classes"]] == ["chair", "lamp"]
     assert sum(c["kept"] for c in doc["classes"]) == 18
+
+    assert cli.main(["select", str(tmp_path / "emb.npz"), "--budget", "12", "--target-prior",
+                     "uniform", "--json", "--out", str(out)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["config"]["target_prior"] == "uniform"
+    # toward the uniform prior both classes carry the same total weight
+    assert [round(c["weight"] * c["kept"], 6) for c in doc["classes"]] == [6.0, 6.0]
 
 
 # --------------------------------------------------------------------------- sweep and report

@@ -33,6 +33,9 @@ def test_runconfig_defaults_resolve_per_dataset(tmp_path):
     assert (real.teacher_epochs, real.epochs, real.imbalance_ratio) == (80, 200, None)
     assert RunConfig(selector="kcenter", budget=80).resolved().out.endswith(
         "synthetic-kcenter-b80-s0")
+    # runs that differ only in the weights' prior do not share a folder
+    assert RunConfig(budget=80, target_prior="uniform").resolved().out.endswith(
+        "synthetic-sgs-b80-k0.4-uniform-s0")
 
 
 def test_runconfig_from_mapping_accepts_dashes_and_rejects_unknown_keys():
@@ -60,6 +63,8 @@ def test_runconfig_from_mapping_accepts_dashes_and_rejects_unknown_keys():
          "--data-dir '/no/such/dir' does not exist"),
         ({"selector": "drop", "val_fraction": 0.0}, ValueError,
          "--selector drop needs the teacher's per-class recall"),
+        ({"target_prior": "balanced"}, ValueError,
+         "--target-prior must be one of empirical, uniform; got 'balanced'"),
     ],
 )
 def test_runconfig_errors_name_the_flag(changes, exc, match):
@@ -244,6 +249,21 @@ def test_select_embeddings_table_and_files(tmp_path, embeddings):
     counts = (tmp_path / "out" / "class_counts.csv").read_text().splitlines()
     assert counts[0] == "class,size,kept,share,weight"
     assert counts[2].split(",")[:3] == ["lamp", "8", str(res["kept"][1])]
+
+
+def test_select_embeddings_uniform_prior_reweights_the_same_subset(embeddings):
+    X, y = embeddings
+    emp = select_embeddings(X, y, selector="sgs", budget=10, k=0.4, seed=0)
+    uni = select_embeddings(X, y, selector="sgs", budget=10, k=0.4, seed=0,
+                            target_prior="uniform")
+    assert uni["indices"].tolist() == emp["indices"].tolist()
+    assert uni["selector"].target_prior == "uniform"
+    # each class carries half the total weight, whatever it kept
+    mass = uni["class_weight"] * uni["kept"]
+    np.testing.assert_allclose(mass, [5.0, 5.0])
+    assert not np.allclose(uni["class_weight"], emp["class_weight"])
+    with pytest.raises(ValueError, match="--target-prior must be one of empirical, uniform"):
+        select_embeddings(X, y, selector="fl-rbf", budget=10, target_prior="test")
 
 
 def test_select_embeddings_passes_max_memory_to_the_kernel(embeddings):

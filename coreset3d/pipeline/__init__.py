@@ -33,7 +33,7 @@ from ._data import load_data, validation_split
 from ._embeddings_io import load_embeddings
 from ._report import compare_runs
 from ._run import run
-from ._select import SELECTORS, SelectorSpec, make_selector
+from ._select import SELECTORS, TARGET_PRIORS, SelectorSpec, make_selector
 from ._selection import select_embeddings, write_selection
 from ._selection import selection_table as selection_table
 from ._sweep import sweep
@@ -44,6 +44,7 @@ __all__ = [
     "SELECTORS",
     "DATASETS",
     "DEFAULT_KS",
+    "TARGET_PRIORS",
     "make_selector",
     "load_data",
     "validation_split",

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
 
-from ._select import SELECTORS, check_selector_name
+from ._select import SELECTORS, TARGET_PRIORS, check_selector_name
 
 DATASETS = ("synthetic", "modelnet40", "scanobjectnn", "shapenet55", "meshes")
 MODELS = ("pointnet", "dgcnn")
@@ -54,6 +54,10 @@ class RunConfig:
     k: float = field(default=0.4, metadata=meta(
         "SGS steering knob in [0, 1]: the share of the budget spent on an equal per-class "
         "floor (0 = global selection, leans to OA; 1 = equal classes, leans to mAcc)"))
+    target_prior: str = field(default="empirical", metadata=meta(
+        "class prior the student's per-sample weights aim at: empirical (the training split's "
+        "own; the OA prior) or uniform (every class equal; the mAcc prior); the subset itself "
+        "does not depend on it", choices=TARGET_PRIORS))
     model: str = field(default="pointnet", metadata=meta(
         "network of the teacher and the student", choices=MODELS))
     width: float = field(default=0.5, metadata=meta(
@@ -168,6 +172,8 @@ def _default_out(values, sweep=False):
         tag += "-sweep"
     elif SELECTORS[values["selector"]].uses_k:
         tag += f"-k{values['k']:g}"
+    if values["target_prior"] != "empirical":
+        tag += f"-{values['target_prior']}"
     return str(Path("coreset3d-runs") / f"{tag}-s{values['seed']}")
 
 
@@ -214,6 +220,7 @@ def _validate_fields(v):
     check_choice("dataset", DATASETS)
     check_choice("selector", tuple(SELECTORS))
     check_choice("model", MODELS)
+    check_choice("target_prior", TARGET_PRIORS)
     budget = v["budget"]
     if is_int(budget):
         if budget < 1:

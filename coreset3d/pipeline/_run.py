@@ -120,7 +120,7 @@ class _Run:
     # ----------------------------------------------------------- selection
     def select(self, name, k, *, stage="select"):
         cfg = self.config
-        selector, spec = make_selector(name, self.n_select, k, cfg.seed)
+        selector, spec = make_selector(name, self.n_select, k, cfg.seed, cfg.target_prior)
         fit_params, arrays = {}, []
         if spec.score is not None:
             fit_params["scores"] = self.art.scores[spec.score]

@@ -112,7 +112,11 @@ def check_selector_name(name):
     return SELECTORS[name]
 
 
-def make_selector(name, budget, k=0.4, seed=0):
+#: Values of ``target_prior`` the pipeline offers (a selector also takes a dict).
+TARGET_PRIORS = ("empirical", "uniform")
+
+
+def make_selector(name, budget, k=0.4, seed=0, target_prior="empirical"):
     """An unfitted selector from its ``--selector`` name.
 
     Parameters
@@ -125,6 +129,9 @@ def make_selector(name, budget, k=0.4, seed=0):
         SGS floor share in [0, 1]; ignored by the other selectors.
     seed : int, default=0
         The selector's ``random_state``.
+    target_prior : {"empirical", "uniform"}, default="empirical"
+        The class prior of the selector's ``weights_``: the data's own (OA)
+        or uniform (mAcc). The subset does not depend on it.
 
     Returns
     -------
@@ -142,7 +149,10 @@ def make_selector(name, budget, k=0.4, seed=0):
     'el2n'
     """
     spec = check_selector_name(name)
-    return spec.build(budget, k, seed), spec
+    if target_prior not in TARGET_PRIORS:
+        raise ValueError(f"--target-prior must be one of {', '.join(TARGET_PRIORS)}; got "
+                         f"{target_prior!r}.")
+    return spec.build(budget, k, seed).set_params(target_prior=target_prior), spec
 
 
 def _params(selector):

@@ -12,7 +12,7 @@ from ._select import make_selector
 
 
 def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, scores=None,
-                      recall=None, max_memory=None, progress=False):
+                      recall=None, max_memory=None, target_prior="empirical", progress=False):
     """Run a selector by name on embeddings and summarise it per class.
 
     Parameters
@@ -35,6 +35,9 @@ def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, s
         Cap on the kernel memory of facility location (``"4GiB"``, bytes);
         None keeps :class:`FacilityLocationRBF`'s default (30 % of RAM).
         Ignored by selectors without a kernel.
+    target_prior : {"empirical", "uniform"}, default="empirical"
+        The class prior of the returned ``weights``: the data's own (OA) or
+        uniform (mAcc).
     progress : bool, default=False
         Show the elapsed time on stderr while the selector runs (needs tqdm).
 
@@ -55,7 +58,7 @@ def select_embeddings(X, y=None, *, selector="sgs", budget=0.1, k=0.4, seed=0, s
     >>> res["classes"].tolist(), res["kept"].tolist(), len(res["indices"])
     (['a', 'b'], [7, 3], 10)
     """
-    sel, spec = make_selector(selector, budget, k, seed)
+    sel, spec = make_selector(selector, budget, k, seed, target_prior)
     if max_memory is not None:
         sel.set_params(**{name: max_memory for name in sel.get_params(deep=True)
                           if name.split("__")[-1] == "max_memory"})
