@@ -294,7 +294,11 @@ def plots(res, out_dir):
                for k in protocol.OPTIMAL_KS]
         opt = [o for o in opt if o[1] and o[2]]
         if opt:
-            ax.plot([o[2][0] for o in opt], [o[1][0] for o in opt], "s", label="SGS, optimal quota")
+            ax.plot([o[2][0] for o in opt], [o[1][0] for o in opt], "s",
+                    label="SGS, optimal quota, weights toward the training prior")
+            for k, oa, macc in opt:
+                ax.annotate(f"{k:g}", (macc[0], oa[0]), textcoords="offset points",
+                            xytext=(4, -10), fontsize=8)
         ax.set_xlabel("mAcc (%)")
         ax.set_ylabel("OA (%)")
         ax.set_title(f"Steering k at {protocol.STEERING_BUDGET} shapes (ModelNet40; labels: k)")
