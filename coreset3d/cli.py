@@ -323,9 +323,18 @@ def _merge(args, command, cls, extra=()):
 # --------------------------------------------------------------------------- #
 
 
+def _keep_freed_memory():
+    """Training runs faster when malloc keeps freed buffers (a process-wide setting,
+    so the command applies it and the library does not; see keep_freed_memory)."""
+    from ._memory import keep_freed_memory
+
+    keep_freed_memory()
+
+
 def _cmd_run(args, command):
     values = _merge(args, "run", pl.RunConfig)
     config = pl.RunConfig(**values)
+    _keep_freed_memory()
     pl.run(config, command=command)
     return 0
 
@@ -334,6 +343,7 @@ def _cmd_sweep(args, command):
     values = _merge(args, "sweep", pl.RunConfig, extra=("ks",))
     ks = values.pop("ks", pl.DEFAULT_KS)
     config = pl.RunConfig(**values)
+    _keep_freed_memory()
     pl.sweep(config, ks, command=command)
     return 0
 

@@ -54,8 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="run only every N-th cell of the grid, starting at the I-th: N "
                         "processes with shards 0/N .. N-1/N and the same other options split "
-                        "the grid (on our 2-core machine two side by side ran 12x slower each "
-                        "than one alone: measure before sharding on one machine)")
+                        "the grid (measure before sharding on one machine: "
+                        "benchmarks/bench_malloc.py --pair)")
     p.add_argument("--teacher-points", type=int, default=protocol.STUDENT.teacher_points,
                    help="points a shape the teacher sees for the soft labels (the student "
                         "sees the first of them); 0: the student's own points")
@@ -92,29 +92,6 @@ def parse_shard(text):
     if not 0 <= i < n:
         raise SystemExit(f"--shard must be I/N with 0 <= I < N (e.g. 0/2), got {text!r}.")
     return i, n
-
-
-def keep_freed_memory():
-    """Ask glibc's malloc to keep freed memory for reuse rather than hand it back.
-
-    A training step frees and reallocates the same activation buffers; with
-    glibc's defaults the large ones are unmapped and mapped again every step,
-    and on our VM the page faults of touching them anew (about 20,000 a step)
-    cost a fifth of a student's training: two epochs of the grid's student
-    on 800 random clouds took 3.74 s an epoch with the defaults, 2.80 s with
-    this (1,600: 6.68 and 5.24 s). It is what ``MALLOC_MMAP_THRESHOLD_`` and
-    ``MALLOC_TRIM_THRESHOLD_`` in the environment do, from inside the
-    process; results do not change. Returns whether it applied (glibc only).
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-    except (OSError, AttributeError, TypeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, 32 * 2**20) and mallopt(m_trim_threshold, 2**31 - 1))
 
 
 def load_teacher(args):
@@ -184,8 +161,10 @@ def main(argv=None):
     import torch
 
     from coreset3d.cache import ArtifactCache
+    from coreset3d.torch import keep_freed_memory
 
     torch.set_num_threads(args.threads)
+    # the student's activation buffers, reused instead of page-faulted anew each step
     malloc_tuned = keep_freed_memory()
     command = "python " + " ".join(shlex.quote(a) for a in
                                    [os.path.relpath(__file__, REPO), *sys.argv[1:]])

@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         'build, then pip install "coreset3d[torch]".'
     ) from exc
 
+from .._memory import keep_freed_memory
 from ._augment import (
     Compose,
     Jitter,
@@ -67,6 +68,7 @@ __all__ = [
     "evaluate",
     "TrainingHistory",
     "extract_embeddings",
+    "keep_freed_memory",
     # scores
     "sample_scores",
     "loss_scores",
