@@ -72,6 +72,24 @@ def test_uniform_prior_cells_have_their_own_keys_and_run_once():
     prior = protocol.cells(["prior"], budgets=[400], seeds=[1])
     assert sorted(c.key for c in prior) == ["fl-rbf|400|1|kd+rkd|uniform",
                                             "sgs-k0.4|400|1|kd+rkd|uniform"]
+    main = protocol.cells(["main-uniform", "prior"], budgets=[400], seeds=[0])
+    assert len(main) == len(protocol.MAIN_METHODS)  # prior's two cells are among them
+    assert {c.prior for c in main} == {"uniform"}
+
+
+def test_report_gives_the_uniform_main_table_and_its_claim():
+    rows = []
+    for seed in range(3):
+        for method, oa, macc in (("fl-rbf", 0.80, 0.70), ("loss", 0.60, 0.50)):
+            rows.append(_row(method, 400, seed, "kd+rkd", oa, macc))
+            rows.append(dict(_row(method, 400, seed, "kd+rkd", oa - 0.01, macc + 0.05),
+                             prior="uniform", key=f"{method}|400|{seed}|kd+rkd|uniform"))
+    text = report.render(rows, None)
+    uniform = text.split("### The same with the student's weights toward the uniform prior")[1]
+    assert "| FL-RBF | 79.00 ± 0.00 | 75.00 ± 0.00 |" in uniform.split("###")[0]
+    assert ("FL-RBF vs scalar scores at 400, weights toward the uniform prior: FL-RBF "
+            "79.00/75.00") in text
+    assert "FL-RBF vs scalar scores at 400: FL-RBF 80.00/70.00" in text
 
 
 @pytest.mark.parametrize("method", ["fl-rbf", "sgs-k0.4", "sgs-opt-k0.4", "loss"])

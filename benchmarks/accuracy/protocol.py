@@ -134,7 +134,8 @@ for _k in OPTIMAL_KS:
 MAIN_METHODS = ("random", "stratified", "loss", "gradnorm", "entropy", "el2n", "drop",
                 "balanced-el2n", "nucs-el2n", "ccs-cp-el2n", "herding", "kcenter", "fl-rbf",
                 "sgs-k0.4", "sgs-k0.6")
-EXPERIMENTS = ("main", "hard", "ablation", "steering", "optimal", "prior", "steering-uniform")
+EXPERIMENTS = ("main", "hard", "ablation", "steering", "optimal", "prior", "steering-uniform",
+               "main-uniform", "optimal-uniform")
 
 
 @dataclass(frozen=True, order=True)
@@ -185,6 +186,12 @@ def cells(experiments=EXPERIMENTS, budgets=BUDGETS, seeds=SEEDS, methods=None):
             elif exp == "steering-uniform":
                 out.update(Cell("fl-rbf" if k == 0 else f"sgs-k{k:g}", STEERING_BUDGET, seed,
                                 "kd+rkd", "uniform") for k in STEERING_KS)
+            elif exp == "main-uniform":
+                out.update(Cell(m, b, seed, "kd+rkd", "uniform") for m in MAIN_METHODS
+                           for b in budgets)
+            elif exp == "optimal-uniform":
+                out.update(Cell(f"sgs-opt-k{k:g}", b, seed, "kd+rkd", "uniform")
+                           for k in OPTIMAL_KS for b in budgets)
     if methods is not None:
         unknown = sorted(set(methods) - set(METHODS))
         if unknown:

@@ -81,9 +81,10 @@ def _table(header, rows):
     return "\n".join(lines)
 
 
-def main_table(res, budgets):
+def main_table(res, budgets, prior="empirical"):
     header = ["method"] + [f"{b}: {m}" for b in budgets for m in ("OA", "mAcc")]
-    rows = [[LABELS[m]] + [res.fmt(m, b, met) for b in budgets for met in ("oa", "macc")]
+    rows = [[LABELS[m]] + [res.fmt(m, b, met, prior=prior) for b in budgets
+                           for met in ("oa", "macc")]
             for m in protocol.MAIN_METHODS]
     return _table(header, rows)
 
@@ -171,17 +172,21 @@ def claims(res, audit, budgets):
                        f"vs k = 0 mAcc {_diff(last[2], first[2])}, OA {_diff(last[1], first[1])};"
                        f" best OA at k = {best_oa[0]:g}, best mAcc at k = {best_m[0]:g} (claim: "
                        f"k trades OA for mAcc): **{'holds' if ok else 'does not hold'}**.")
-    for b in budgets:
-        f_oa, f_m = res.stat("fl-rbf", b, "oa"), res.stat("fl-rbf", b, "macc")
-        others = [(m, res.stat(m, b, "oa"), res.stat(m, b, "macc")) for m in SCALAR]
+    for b, prior in [(b, p) for p in protocol.PRIORS for b in budgets]:
+        f_oa, f_m = res.stat("fl-rbf", b, "oa", prior=prior), res.stat("fl-rbf", b, "macc",
+                                                                        prior=prior)
+        others = [(m, res.stat(m, b, "oa", prior=prior), res.stat(m, b, "macc", prior=prior))
+                  for m in SCALAR]
         others = [o for o in others if o[1] and o[2]]
+        where = f"at {b}" + ("" if prior == "empirical" else f", weights toward the {prior} prior")
         if not (f_oa and f_m and others):
-            out.append(f"- FL-RBF vs scalar scores at {b}: not measured yet.")
+            if prior == "empirical":
+                out.append(f"- FL-RBF vs scalar scores {where}: not measured yet.")
             continue
         beaten = [m for m, oa, ma in others if f_oa[0] > oa[0] and f_m[0] > ma[0]]
         best_oa = max(others, key=lambda o: o[1][0])
         best_m = max(others, key=lambda o: o[2][0])
-        out.append(f"- FL-RBF vs scalar scores at {b}: FL-RBF {f_oa[0]:.2f}/{f_m[0]:.2f} "
+        out.append(f"- FL-RBF vs scalar scores {where}: FL-RBF {f_oa[0]:.2f}/{f_m[0]:.2f} "
                    f"(OA/mAcc), best scalar OA {best_oa[1][0]:.2f} ({LABELS[best_oa[0]]}), "
                    f"best scalar mAcc {best_m[2][0]:.2f} ({LABELS[best_m[0]]}); beats "
                    f"{len(beaten)} of {len(others)} on both: "
@@ -337,6 +342,14 @@ def render(rows, audit, earlier_rows=()):
         "(n=…) marks a mean over fewer than 3 seeds._",
         "", "### OA / mAcc (%) of the KD + RKD student, mean ± std over seeds", "",
         main_table(res, budgets), "",
+    ]
+    if any(res.get(m, b, prior="uniform") for m in protocol.MAIN_METHODS
+           if m not in protocol.PRIOR_METHODS for b in budgets):
+        parts += ["### The same with the student's weights toward the uniform prior", "",
+                  "_Experiment `main-uniform`: the subsets of the table above, the weights "
+                  "from `target_prior=\"uniform\"`._", "",
+                  main_table(res, budgets, "uniform"), ""]
+    parts += [
         "### Training: hard labels vs the calibrated teacher (term B)", "",
         loss_table(res, budgets, ("fl-rbf", "sgs-k0.4"), ("hard", "kd+rkd")), "",
         "### Ablation (FL-RBF)", "", loss_table(res, budgets, ("fl-rbf",), tuple(protocol.LOSSES)),
@@ -370,14 +383,15 @@ def render(rows, audit, earlier_rows=()):
         parts += ["", "### Target prior of the student's weights", "",
                   _table(["method", "budget", "training prior: OA", "mAcc", "uniform prior: OA",
                           "mAcc"], prior_rows)]
-    opt_rows = [[f"{k:g}", b, res.fmt(f"sgs-opt-k{k:g}", b, "oa"),
-                 res.fmt(f"sgs-opt-k{k:g}", b, "macc"), res.fmt(f"sgs-k{k:g}", b, "oa"),
-                 res.fmt(f"sgs-k{k:g}", b, "macc")]
-                for k in protocol.OPTIMAL_KS for b in budgets
-                if res.get(f"sgs-opt-k{k:g}", b)]
+    opt_rows = [[f"{k:g}", b, PRIOR_NAMES[prior]]
+                + [res.fmt(f"{m}{k:g}", b, met, prior=prior) for m in ("sgs-opt-k", "sgs-k")
+                   for met in ("oa", "macc")]
+                for prior in protocol.PRIORS for k in protocol.OPTIMAL_KS for b in budgets
+                if res.get(f"sgs-opt-k{k:g}", b, prior=prior)]
     parts += ["", "### SGS with the optimal seed quota (beyond the paper)", "",
-              _table(["k", "budget", "optimal quota: OA", "mAcc", "flat floor: OA", "mAcc"],
-                     opt_rows) if opt_rows else "not measured yet", ""]
+              _table(["k", "budget", "weights toward", "optimal quota: OA", "mAcc",
+                      "flat floor: OA", "mAcc"], opt_rows)
+              if opt_rows else "not measured yet", ""]
     if audit:
         parts += ["### Signal audit (Table 3)", "", audit_table(audit), ""]
         sizes = next(iter(next(iter(audit["budgets"].values())).values()))["class_sizes"]
