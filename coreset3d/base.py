@@ -7,7 +7,9 @@ returns the selection order; this class does the validation, the budget, the
 warm start and the class-prior weights.
 """
 
+import sys
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -219,7 +221,8 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         initial = _check_initial_indices(initial_indices, n_samples, n_select)
         rng = check_random_state(self.random_state)
 
-        order, gains = self._select(X, y_enc, n_select, initial, rng, **fit_params)
+        with _torch_threads_kept():
+            order, gains = self._select(X, y_enc, n_select, initial, rng, **fit_params)
         order = np.asarray(order, dtype=np.intp)
         if order.shape != (n_select,) or np.unique(order).shape[0] != n_select:
             raise RuntimeError(  # a bug in the subclass, not in the user's input
@@ -371,6 +374,26 @@ class BaseSelector(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.target_tags.required = self._requires_labels
         return tags
+
+
+@contextmanager
+def _torch_threads_kept():
+    """Give torch back its CPU thread count after numba's parallel kernels.
+
+    numba's OpenMP layer and torch share one libgomp in a process that has
+    imported both, and a parallel kernel leaves its thread count in it:
+    after a selection, ``torch.get_num_threads()`` read 2 where the script
+    had set 1, and two training processes side by side then ran several
+    times slower, each spinning a second thread at an OpenMP barrier. The
+    selectors never import torch; this only restores what a caller set.
+    """
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _prior_from_dict(prior, classes):
