@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import __version__
 from . import pipeline as pl
+from ._memory import keep_freed_memory
 from .pipeline._config import is_int, is_real, meta
 from .pipeline._console import json_list, pct
 from .pipeline._embeddings_io import read_vector
@@ -323,18 +324,10 @@ def _merge(args, command, cls, extra=()):
 # --------------------------------------------------------------------------- #
 
 
-def _keep_freed_memory():
-    """Training runs faster when malloc keeps freed buffers (a process-wide setting,
-    so the command applies it and the library does not; see keep_freed_memory)."""
-    from ._memory import keep_freed_memory
-
-    keep_freed_memory()
-
-
 def _cmd_run(args, command):
     values = _merge(args, "run", pl.RunConfig)
     config = pl.RunConfig(**values)
-    _keep_freed_memory()
+    keep_freed_memory()  # process-wide, so the command applies it and the library does not
     pl.run(config, command=command)
     return 0
 
@@ -343,7 +336,7 @@ def _cmd_sweep(args, command):
     values = _merge(args, "sweep", pl.RunConfig, extra=("ks",))
     ks = values.pop("ks", pl.DEFAULT_KS)
     config = pl.RunConfig(**values)
-    _keep_freed_memory()
+    keep_freed_memory()
     pl.sweep(config, ks, command=command)
     return 0
 

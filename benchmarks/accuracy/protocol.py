@@ -28,7 +28,7 @@ comparison.
 import json
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from coreset3d import (
 )
 from coreset3d.allocation import optimal_allocation
 from coreset3d.base import EmptyClassWarning
+from coreset3d.pipeline import TARGET_PRIORS
 
 BUDGETS = (400, 800, 1600)
 SEEDS = (0, 1, 2)
@@ -59,7 +60,7 @@ OPTIMAL_KS = (0.4, 0.6)
 #: Class priors the student's per-sample weights aim at (the selectors'
 #: ``target_prior``): "empirical" is the training set's prior (OA, every table
 #: but the prior one), "uniform" the mAcc prior.
-PRIORS = ("empirical", "uniform")
+PRIORS = TARGET_PRIORS
 #: Selections trained with either prior in the "prior" experiment.
 PRIOR_METHODS = ("fl-rbf", "sgs-k0.4")
 
@@ -166,32 +167,27 @@ def cells(experiments=EXPERIMENTS, budgets=BUDGETS, seeds=SEEDS, methods=None):
     for exp in experiments:
         if exp not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {exp!r}; choose from {', '.join(EXPERIMENTS)}.")
+        # "<experiment>-uniform": the same cells, the weights toward the uniform prior
+        base, _, prior = exp.partition("-")
         for seed in seeds:
-            if exp == "main":
-                out.update(Cell(m, b, seed, "kd+rkd") for m in MAIN_METHODS for b in budgets)
-            elif exp == "hard":
-                out.update(Cell(m, b, seed, "hard") for m in ("fl-rbf", "sgs-k0.4")
+            new = set()
+            if base == "main":
+                new.update(Cell(m, b, seed, "kd+rkd") for m in MAIN_METHODS for b in budgets)
+            elif base == "hard":
+                new.update(Cell(m, b, seed, "hard") for m in ("fl-rbf", "sgs-k0.4")
                            for b in budgets)
-            elif exp == "ablation":
-                out.update(Cell("fl-rbf", b, seed, loss) for loss in LOSSES for b in budgets)
-            elif exp == "steering":
-                out.update(Cell("fl-rbf" if k == 0 else f"sgs-k{k:g}", STEERING_BUDGET, seed,
+            elif base == "ablation":
+                new.update(Cell("fl-rbf", b, seed, loss) for loss in LOSSES for b in budgets)
+            elif base == "steering":
+                new.update(Cell("fl-rbf" if k == 0 else f"sgs-k{k:g}", STEERING_BUDGET, seed,
                                 "kd+rkd") for k in STEERING_KS)
-            elif exp == "optimal":
-                out.update(Cell(f"sgs-opt-k{k:g}", b, seed, "kd+rkd") for k in OPTIMAL_KS
+            elif base == "optimal":
+                new.update(Cell(f"sgs-opt-k{k:g}", b, seed, "kd+rkd") for k in OPTIMAL_KS
                            for b in budgets)
-            elif exp == "prior":
-                out.update(Cell(m, b, seed, "kd+rkd", "uniform") for m in PRIOR_METHODS
+            elif base == "prior":  # the two selections of the SGS claim, uniform weights
+                new.update(Cell(m, b, seed, "kd+rkd", "uniform") for m in PRIOR_METHODS
                            for b in budgets)
-            elif exp == "steering-uniform":
-                out.update(Cell("fl-rbf" if k == 0 else f"sgs-k{k:g}", STEERING_BUDGET, seed,
-                                "kd+rkd", "uniform") for k in STEERING_KS)
-            elif exp == "main-uniform":
-                out.update(Cell(m, b, seed, "kd+rkd", "uniform") for m in MAIN_METHODS
-                           for b in budgets)
-            elif exp == "optimal-uniform":
-                out.update(Cell(f"sgs-opt-k{k:g}", b, seed, "kd+rkd", "uniform")
-                           for k in OPTIMAL_KS for b in budgets)
+            out.update(replace(c, prior=prior) if prior else c for c in new)
     if methods is not None:
         unknown = sorted(set(methods) - set(METHODS))
         if unknown:
