@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from .allocation import balanced_allocation
-from .base import resolve_budget
+from .base import _torch_threads_kept, resolve_budget
 from .selectors._similarity import RBFRows, median_sigma
 
 __all__ = [
@@ -380,9 +380,11 @@ def _signal_values(signal, n_labels, sigma, normalize, random_state):
         math.isfinite(sigma) and sigma > 0
     ):
         raise ValueError(f"sigma={sigma!r} must be a finite float > 0 or 'median'.")
-    kernel = RBFRows(X, float(sigma), max_memory=0)  # no cache: one pass over row blocks
+    # no cache (max_memory=0) but 64 MiB row blocks, one pass over them
+    kernel = RBFRows(X, float(sigma), max_memory=0, block_bytes=64 * 2**20)
     n = X.shape[0]
-    return kernel.initial_gains(np.zeros(n, dtype=X.dtype), np.arange(n))
+    with _torch_threads_kept():  # a parallel numba kernel, as in the selectors' fit
+        return kernel.initial_gains(np.zeros(n, dtype=X.dtype), np.arange(n))
 
 
 def _pearson(x, y):

@@ -1,7 +1,10 @@
 """The RBF / facility-location numba kernels against their pure-numpy twins."""
 
+import os
 import platform
 import re
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -242,7 +245,7 @@ def test_kernels_run_on_packed_simd_without_fastmath(kernel):
     sq = np.ones(200, dtype=np.float32)
     args = {
         "fl_gain": (K[0], best),
-        "_fl_gains": (K, best, np.empty(200)),
+        "_fl_gains_serial": (K, best, np.empty(200)),
         "fl_update": (K[0], best),
         "rbf_exponent_tile": (K, 0, 100, 0, 200, sq, np.float32(0.5)),
     }[kernel.py_func.__name__]
@@ -398,3 +401,35 @@ def test_lazy_greedy_dense_duplicate_rows_tie_to_the_lower_row(dtype):
     assert position[2] < position[5] < position[9]
     assert position[3] < position[7]
     assert gains[position[5]] == gains[position[9]] == 0.0  # a copy of an open facility adds 0
+
+
+_CACHE_PROBE = """
+import sys
+import numpy as np
+from numba.np.ufunc import parallel
+from coreset3d._kernels import _rbf
+block = np.ones((64, 64), dtype=np.float32)
+sq = np.ones(64, dtype=np.float32)
+args = {"rbf_exponent": (block, sq, sq, np.float32(0.5)),
+        "fl_gains": (block, np.zeros(64, dtype=np.float32), np.empty(64))}
+for name in sys.argv[1:]:
+    getattr(_rbf, name)(*args[name.removesuffix("_serial")])
+print(parallel._is_initialized)
+"""
+
+
+def test_parallel_and_serial_twins_are_cached_apart(tmp_path):
+    # numba keys its cache by name and bytecode, not by parallel=True (numba issue 6845):
+    # when both twins wrapped one function, a process that found the serial build cached
+    # ran the "parallel" kernel on it, serially, without ever starting the thread pool.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def probe(*kernels):
+        out = subprocess.run([sys.executable, "-c", _CACHE_PROBE, *kernels], env=env,
+                             capture_output=True, text=True, check=True)
+        return out.stdout.split()[-1]
+
+    assert probe("rbf_exponent_serial", "fl_gains_serial") == "False"
+    assert any(tmp_path.rglob("*.nbi"))  # the serial builds are in the cache now
+    assert probe("rbf_exponent") == "True"
+    assert probe("fl_gains") == "True"

@@ -14,6 +14,7 @@ instructions on x86-64 and every kernel against its pure-numpy twin.
 """
 
 import heapq
+import types
 
 import numpy as np
 from numba import njit, prange
@@ -43,11 +44,29 @@ def _rbf_exponent(block, sq_rows, sq_cols, gamma):
             row[i] = -gamma * max(d2, 0.0)
 
 
+def _serial_twin(py_func):
+    """A copy of ``py_func`` under its own name, for the serial build of a parallel kernel.
+
+    numba names a cache file after the function and keys its entries by the
+    signature and the bytecode, not by the jit options (numba issue 6845):
+    ``njit(parallel=True)`` and ``njit()`` of one function shared an entry,
+    and every later process loaded whichever build was cached first for both,
+    so a "parallel" kernel ran serially or a serial one woke the thread pool.
+    """
+    twin = types.FunctionType(
+        py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
+        py_func.__defaults__, py_func.__closure__,
+    )
+    twin.__qualname__ = py_func.__qualname__ + "_serial"
+    twin.__doc__ = py_func.__doc__
+    return twin
+
+
 # Each parallel kernel has a serial twin for small arrays: waking the thread pool
 # costs more than the work, and a parallel region right after a BLAS call competes
 # with BLAS threads that are still spinning.
 rbf_exponent = njit(parallel=True, cache=True, nogil=True)(_rbf_exponent)
-rbf_exponent_serial = njit(cache=True, nogil=True)(_rbf_exponent)
+rbf_exponent_serial = njit(cache=True, nogil=True)(_serial_twin(_rbf_exponent))
 
 
 @njit(cache=True, nogil=True)
@@ -155,7 +174,7 @@ def _fl_gains(rows, best, out):
 
 
 fl_gains = njit(parallel=True, cache=True, nogil=True)(_fl_gains)
-fl_gains_serial = njit(cache=True, nogil=True)(_fl_gains)
+fl_gains_serial = njit(cache=True, nogil=True)(_serial_twin(_fl_gains))
 
 
 @njit(cache=True, nogil=True, inline="always")

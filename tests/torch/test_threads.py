@@ -5,6 +5,7 @@ import pytest
 
 from coreset3d import FacilityLocationRBF, KCenterGreedy, SeededGlobalSelector
 from coreset3d.base import _torch_threads_kept
+from coreset3d.metrics import signal_audit
 
 torch = pytest.importorskip("torch")
 
@@ -32,4 +33,12 @@ def test_fit_keeps_torch_threads(one_thread, make):
 def test_guard_restores_a_changed_count(one_thread):
     with _torch_threads_kept():
         torch.set_num_threads(2)
+    assert torch.get_num_threads() == 1
+
+
+def test_signal_audit_keeps_torch_threads(one_thread):
+    # the embedding audit runs the same parallel RBF kernel outside any fit
+    rng = np.random.RandomState(0)
+    X = rng.randn(3000, 16).astype(np.float32)
+    signal_audit(X, np.arange(3000) % 4, budget=60)
     assert torch.get_num_threads() == 1
