@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -130,12 +131,16 @@ def test_report_checks_the_claims_from_the_numbers(tmp_path):
         rows += [_row("fl-rbf", 400, seed, "kd+rkd", 0.80, 0.70),
                  _row("sgs-k0.4", 400, seed, "kd+rkd", 0.798, 0.72),
                  _row("fl-rbf", 400, seed, "hard", 0.77 + 0.01 * seed, 0.69),
+                 _row("sgs-k0.4", 400, seed, "hard", 0.787 + 0.01 * seed, 0.71),
                  _row("loss", 400, seed, "kd+rkd", 0.75, 0.71)]
     text = report.render(rows, None)
     assert "mAcc +2.00 ± 0.00, OA -0.20 ± 0.00 points" in text
     # hard-label OA 77, 78, 79 (sample variance 1) against a constant 80: +2 ± sqrt(1/3)
     assert "FL-RBF at 400: OA +2.00 ± 0.58, mAcc +1.00 ± 0.00: **holds**" in text
     assert "SGS (k = 0.4) vs FL-RBF at 400 shapes" in text and "**holds**" in text
+    # +0.10 OA with a standard error of 0.58: holds on the means, and the report says how weakly
+    assert ("SGS k=0.4 (FL-RBF) at 400: OA +0.10 ± 0.58, mAcc +1.00 ± 0.00: **holds** "
+            "(on the means, by less than one standard error)") in text
     # FL-RBF's mAcc 70 < Loss's 71: the claim fails and the report says so
     assert "beats 0 of 1 on both: **does not hold**" in text
     assert "80.00 ± 0.00" in text and "Signal audit: not measured yet" in text
@@ -146,6 +151,17 @@ def test_report_checks_the_claims_from_the_numbers(tmp_path):
     body = doc.read_text(encoding="utf-8")
     assert body.count(report.START) == 1 and "second" in body and "first" not in body
     assert body.startswith("# Benchmarks\n\nintro\n")
+
+
+def test_verdict_flags_only_margins_within_one_standard_error():
+    noisy = " (on the means, by less than one standard error)"
+    assert report._verdict(True, [(2.0, 0.5), (0.3, 0.5)]) == "**holds**" + noisy
+    assert report._verdict(True, [(2.0, 0.5), (0.6, 0.5)]) == "**holds**"
+    # a failed claim is flagged only if every failed condition is within noise
+    assert report._verdict(False, [(-0.3, 0.5), (0.1, 0.5)]) == "**does not hold**" + noisy
+    assert report._verdict(False, [(-0.3, 0.5), (-2.0, 0.5)]) == "**does not hold**"
+    # one seed: no standard error, no flag
+    assert report._verdict(True, [(0.1, math.nan)]) == "**holds**"
 
 
 def test_report_keeps_uniform_prior_rows_out_of_the_other_tables():
