@@ -257,6 +257,28 @@ def test_student_and_teacher_resolutions_of_a_cell(loss, teacher_points):
     assert seen == expected
 
 
+def test_time_selection_times_each_selection_once_and_the_report_prefers_it(tmp_path, teacher):
+    run_grid = _load("run_grid")
+    cells = protocol.cells(["main", "hard"], budgets=[20, 40], seeds=[0, 1],
+                           methods=["random", "fl-rbf"])
+    path = tmp_path / "select_time.json"
+    out = run_grid.time_selection(cells, teacher, path)
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    # a hard-label cell repeats its KD+RKD cell's selection: timed once
+    assert sorted((r["method"], r["budget"], r["seed"]) for r in runs) == sorted(
+        (m, b, s) for m in ("random", "fl-rbf") for b in (20, 40) for s in (0, 1))
+    assert all(r["seconds"] > 0 for r in runs)
+    rows = [_row("fl-rbf", 20, 0, "kd+rkd", 0.8, 0.7)]
+    text = report.render(rows, None, select_time=out)
+    assert "One process alone on the machine" in text
+    assert "beside other shards' training" in report.render(rows, None)
+    section = text.split("### Selection time", 1)[1].split("###", 1)[0]
+    fl = next(line for line in section.splitlines() if line.startswith("| FL-RBF |"))
+    medians = [np.median([r["seconds"] for r in runs if r["method"] == "fl-rbf"
+                          and r["budget"] == b]) for b in (20, 40)]
+    assert fl == "| FL-RBF | " + " | ".join(f"{m:.2f}" for m in medians) + " |"
+
+
 def test_rows_count_only_under_the_settings_they_ran_with(tmp_path):
     run_grid = _load("run_grid")
     earlier = protocol.StudentConfig(teacher_points=None)

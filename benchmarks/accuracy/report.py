@@ -289,10 +289,11 @@ def makeup_table(rows, class_sizes, budgets):
                    "TV to the training prior", "TV to uniform"], table)
 
 
-def select_time_table(rows):
+def select_time_table(rows, field="select_s"):
+    """Median seconds per method and budget, of the grid's rows or of timed runs."""
     by = defaultdict(list)
     for r in rows:
-        by[(r["method"], r["budget"])].append(r["select_s"])
+        by[(r["method"], r["budget"])].append(r[field])
     methods = [m for m in protocol.METHODS if any(k[0] == m for k in by)]
     budgets = sorted({k[1] for k in by})
     table = [[LABELS.get(m, m)] + [f"{np.median(by[(m, b)]):.2f}" if (m, b) in by else "–"
@@ -358,7 +359,7 @@ def resolution_table(res, earlier, budgets):
     return _table(header, rows)
 
 
-def render(rows, audit, earlier_rows=()):
+def render(rows, audit, earlier_rows=(), select_time=None):
     res, earlier = Results(rows), Results(earlier_rows)
     budgets = sorted({r["budget"] for r in rows}) or list(protocol.BUDGETS)
     seeds = sorted({r["seed"] for r in rows})
@@ -422,9 +423,18 @@ def render(rows, audit, earlier_rows=()):
         sizes = next(iter(next(iter(audit["budgets"].values())).values()))["class_sizes"]
         parts += ["### Class make-up of the subsets (mean over seeds)", "",
                   makeup_table(rows, sizes, budgets), ""]
-    if rows:
+    if select_time and select_time["runs"]:
+        load = select_time["load_avg_before"][0]
+        parts += ["### Selection time on the ModelNet40 embeddings (median seconds over seeds)",
+                  "", f"_One process alone on the machine (load average {load:.2f} before it, "
+                  f"{select_time['cpus']} CPUs), {select_time['started_at'][:10]}: "
+                  "`python benchmarks/accuracy/run_grid.py --time-selection`; each method "
+                  "selected once untimed first, which loads numba's cached kernels._", "",
+                  select_time_table(select_time["runs"], "seconds"), ""]
+    elif rows:
         parts += ["### Selection time on the ModelNet40 embeddings (median seconds over cells)",
-                  "", select_time_table(rows), ""]
+                  "", "_As the grid measured it, beside other shards' training._", "",
+                  select_time_table(rows), ""]
     parts += ["### The paper's claims on this grid", "",
               "_Differences of means over seeds, ± the standard error of the difference; "
               "'holds' applies the claim's own threshold to the means, and says so where a "
@@ -448,12 +458,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--results", type=Path, default=RESULTS / "accuracy.jsonl")
     p.add_argument("--audit", type=Path, default=RESULTS / "accuracy_audit.json")
+    p.add_argument("--select-time", type=Path, default=RESULTS / "accuracy_select_time.json")
     p.add_argument("--markdown", type=Path, default=None)
     args = p.parse_args(argv)
     rows = load(args.results)
     earlier = [r for r in load(args.results, EARLIER) if r["loss"] != "hard"]
-    audit = json.loads(args.audit.read_text(encoding="utf-8")) if args.audit.exists() else None
-    text = render(rows, audit, earlier)
+    audit, select_time = (json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+                          for path in (args.audit, args.select_time))
+    text = render(rows, audit, earlier, select_time)
     if args.markdown is None:
         print(text)
         return 0

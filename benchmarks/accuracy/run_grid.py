@@ -14,7 +14,9 @@ mid-training resumes from its last epoch checkpoint.
 
 ``--audit`` also writes the signal audit (the paper's Table 3) of the
 embeddings and the Loss, EL2N and Entropy scores to
-``benchmarks/results/accuracy_audit.json``.
+``benchmarks/results/accuracy_audit.json``; ``--time-selection`` only times
+the selections, alone in one process, into
+``benchmarks/results/accuracy_select_time.json``.
 """
 
 import hashlib
@@ -64,6 +66,10 @@ def parse_args(argv=None):
     p.add_argument("--max-minutes", type=float, default=None,
                    help="start no new cell after this many minutes")
     p.add_argument("--audit", action="store_true", help="also write the signal audit")
+    p.add_argument("--time-selection", action="store_true",
+                   help="only time the selection of every method, budget and seed of the "
+                        "chosen cells, in this one process (no training; run it on a quiet "
+                        "machine), into benchmarks/results/accuracy_select_time.json")
     p.add_argument("--list", action="store_true", help="print the pending cells and exit")
     p.add_argument("--out", type=Path, default=RESULTS / "accuracy.jsonl")
     p.add_argument("--log", type=Path, default=RESULTS / "accuracy_progress.log")
@@ -136,6 +142,31 @@ def write_audit(teacher, path):
     log.info("signal audit written to %s", path)
 
 
+def time_selection(cells, teacher, path):
+    """Selection seconds of each (method, budget, seed) of ``cells``, alone in this process.
+
+    The grid's own ``select_s`` ran beside other shards' training and numba
+    kernels, so it measures the machine's load as much as the method. Each
+    method first selects once untimed (numba loads its cached kernels); the
+    file is rewritten after every timing, so a stopped run keeps what it has.
+    """
+    runs = sorted({(c.method, c.budget, c.seed) for c in cells},
+                  key=lambda r: (list(protocol.METHODS).index(r[0]), r[1], r[2]))
+    out = {"load_avg_before": list(os.getloadavg()), "cpus": os.cpu_count(),
+           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": []}
+    warm = set()
+    for method, budget, seed in runs:
+        if method not in warm:
+            protocol.select(method, budget, seed, teacher)
+            warm.add(method)
+        seconds = protocol.select(method, budget, seed, teacher)[2]
+        out["runs"].append({"method": method, "budget": budget, "seed": seed,
+                            "seconds": seconds, "load_avg": list(os.getloadavg())})
+        path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        log.info("select %-24s %5d seed %d: %.3fs", method, budget, seed, seconds)
+    return out
+
+
 def main(argv=None):
     args = parse_args(argv)
     todo_all = protocol.cells(args.experiments, args.budgets, args.seeds, args.methods)
@@ -176,6 +207,10 @@ def main(argv=None):
              time.perf_counter() - started)
     if args.audit:
         write_audit(teacher, RESULTS / "accuracy_audit.json")
+    if args.time_selection:
+        time_selection(todo_all, teacher, RESULTS / "accuracy_select_time.json")
+        log.info("selection timed in %.1f min", (time.perf_counter() - started) / 60)
+        return 0
     ckpt_root = ArtifactCache(args.cache).path("student-checkpoint", "accuracy-grid")
     for i, cell in enumerate(todo):
         minutes = (time.perf_counter() - started) / 60
