@@ -164,6 +164,31 @@ def test_verdict_flags_only_margins_within_one_standard_error():
     assert report._verdict(True, [(0.1, math.nan)]) == "**holds**"
 
 
+def test_pareto_claim_needs_every_fixed_k_point_dominated():
+    b = protocol.STEERING_BUDGET
+
+    def rows(curve, optimal):
+        out = []
+        for k, (oa, macc) in zip(protocol.STEERING_KS, curve, strict=False):
+            method = "fl-rbf" if k == 0 else f"sgs-k{k:g}"
+            out += [_row(method, b, seed, "kd+rkd", oa, macc) for seed in range(3)]
+        for k, (oa, macc) in zip(protocol.OPTIMAL_KS, optimal, strict=False):
+            out += [_row(f"sgs-opt-k{k:g}", b, seed, "kd+rkd", oa, macc) for seed in range(3)]
+        return report.Results(out)
+
+    curve = [(0.80 - 0.01 * i, 0.70 - 0.01 * i) for i in range(len(protocol.STEERING_KS))]
+    line = report._pareto_claim(rows(curve, [(0.81, 0.71), (0.5, 0.5)]), "empirical")
+    n = len(curve)
+    assert f"{n} of {n} dominated" in line and line.endswith("**holds**.")
+    assert "dominated by a fixed k: optimal k = 0.6:" in line
+    # k = 0 keeps the best OA: no longer dominated, the claim fails
+    curve[0] = (0.90, 0.60)
+    line = report._pareto_claim(rows(curve, [(0.81, 0.71), (0.5, 0.5)]), "empirical")
+    assert f"{n - 1} of {n} dominated" in line and line.endswith("**does not hold**.")
+    # without the whole curve, no verdict
+    assert report._pareto_claim(rows(curve[:2], [(0.81, 0.71)]), "empirical") is None
+
+
 def test_report_keeps_uniform_prior_rows_out_of_the_other_tables():
     rows = []
     for seed in range(3):

@@ -163,6 +163,34 @@ def _verdict(ok, margins):
     return f"**{word}**" + (" (on the means, by less than one standard error)" if close else "")
 
 
+def _dominates(a, b):
+    """Point ``a`` = (OA, mAcc) at least as good as ``b`` on both, better on one."""
+    return a[0] >= b[0] and a[1] >= b[1] and a != b
+
+
+def _pareto_claim(res, prior):
+    """Whether the optimal-quota points dominate the fixed-k steering curve, on the means."""
+    budget = protocol.STEERING_BUDGET
+    curve = {f"k = {p[0]:g}": (p[1][0], p[2][0]) for p in steering_points(res, prior)}
+    optimal = {}
+    for k in protocol.OPTIMAL_KS:
+        oa, macc = (res.stat(f"sgs-opt-k{k:g}", budget, met, prior=prior) for met in ("oa", "macc"))
+        if oa and macc:
+            optimal[f"optimal k = {k:g}"] = (oa[0], macc[0])
+    if len(curve) < len(protocol.STEERING_KS) or not optimal:
+        return None
+    covered = [name for name, pt in curve.items()
+               if any(_dominates(o, pt) for o in optimal.values())]
+    beaten = [name for name, o in optimal.items()
+              if any(_dominates(pt, o) for pt in curve.values())]
+    ok = len(covered) == len(curve)
+    return (f"- Optimal seed quota vs the fixed-k curve at {budget}, weights toward the "
+            f"{PRIOR_NAMES[prior]} (beyond the paper; claim: every fixed-k point is dominated "
+            f"by an optimal-quota point on OA and mAcc): {len(covered)} of {len(curve)} "
+            f"dominated ({', '.join(covered) or 'none'}); optimal-quota points dominated by a "
+            f"fixed k: {', '.join(beaten) or 'none'}: **{'holds' if ok else 'does not hold'}**.")
+
+
 def claims(res, audit, budgets):
     """The paper's claims checked on the measured means; 'not measured' where cells lack."""
     out = []
@@ -196,6 +224,10 @@ def claims(res, audit, budgets):
                        f"vs k = 0 mAcc {_diff(last[2], first[2])}, OA {_diff(last[1], first[1])};"
                        f" best OA at k = {best_oa[0]:g}, best mAcc at k = {best_m[0]:g} (claim: "
                        f"k trades OA for mAcc): {_verdict(ok, [(dm, se_m), (do, se_o)])}.")
+    for prior in protocol.PRIORS:
+        line = _pareto_claim(res, prior)
+        if line:
+            out.append(line)
     for b, prior in [(b, p) for p in protocol.PRIORS for b in budgets]:
         f_oa, f_m = res.stat("fl-rbf", b, "oa", prior=prior), res.stat("fl-rbf", b, "macc",
                                                                         prior=prior)
