@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_array
 
 from .allocation import balanced_allocation
 from .base import _torch_threads_kept, resolve_budget
-from .selectors._similarity import RBFRows, median_sigma
+from .selectors._similarity import ROW_BLOCK_BYTES, RBFRows, median_sigma
 
 __all__ = [
     "overall_accuracy",
@@ -380,8 +380,8 @@ def _signal_values(signal, n_labels, sigma, normalize, random_state):
         math.isfinite(sigma) and sigma > 0
     ):
         raise ValueError(f"sigma={sigma!r} must be a finite float > 0 or 'median'.")
-    # no cache (max_memory=0) but 64 MiB row blocks, one pass over them
-    kernel = RBFRows(X, float(sigma), max_memory=0, block_bytes=64 * 2**20)
+    # no cache (max_memory=0), full-size row blocks: one pass over them
+    kernel = RBFRows(X, float(sigma), max_memory=0, block_bytes=ROW_BLOCK_BYTES)
     n = X.shape[0]
     with _torch_threads_kept():  # a parallel numba kernel, as in the selectors' fit
         return kernel.initial_gains(np.zeros(n, dtype=X.dtype), np.arange(n))

@@ -212,7 +212,8 @@ def claims(res, audit, budgets):
         else:
             out.append(f"  With both students' weights toward the {prior} prior: mAcc "
                        f"{_diff(sgs, fl)}, OA {_diff(sgs_oa, fl_oa)}: {verdict}")
-    for prior, name in (("empirical", "the training prior"), ("uniform", "the uniform prior")):
+    for prior in protocol.PRIORS:
+        name = f"the {PRIOR_NAMES[prior]}"
         pts = steering_points(res, prior)
         if len(pts) == len(protocol.STEERING_KS):
             best_oa = max(pts, key=lambda p: p[1][0])

@@ -32,6 +32,8 @@ PARALLEL_MIN = 2**21
 #: Bytes of one tile of the full-kernel build: it stays in a core's L2 cache from
 #: the product through exp to its mirror.
 TILE_BYTES = 2**20
+#: Bytes of one block of similarity rows computed on the fly (at most).
+ROW_BLOCK_BYTES = 64 * 2**20
 
 
 def _threaded(parallel, serial, size):
@@ -202,8 +204,8 @@ class RBFRows:
         self.gamma = rbf_gamma(sigma, X.dtype)
         self.sq = _sq_norms(self.X)
         row_bytes = self.n * self.dtype.itemsize
-        if block_bytes is None:  # 64 MiB, or a quarter of the budget (at least one row)
-            block_bytes = min(64 * 2**20, max(row_bytes, max_memory // 4))
+        if block_bytes is None:  # ROW_BLOCK_BYTES, or a quarter of the budget (at least a row)
+            block_bytes = min(ROW_BLOCK_BYTES, max(row_bytes, max_memory // 4))
         self.block_rows = int(max(1, min(self.n, block_bytes // row_bytes)))
         side = int(np.sqrt(TILE_BYTES // self.dtype.itemsize)) // 16 * 16
         self.tile_rows = min(self.block_rows, side)  # tiles of build_full
